@@ -1,0 +1,48 @@
+"""What every entry point shares: exit codes for schedulers and the demo data on demand."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from churn import synthetic
+from churn.errors import ChurnError
+
+log = logging.getLogger(__name__)
+
+
+def run_main(run: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
+    """Call ``run(cfg)``; on a known failure exit with its code and a one-line reason on stderr."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    try:
+        return run(cfg)
+    except ChurnError as err:
+        reason = " ".join(str(err).split())
+        log.error("%s: %s", type(err).__name__, reason)
+        sys.stderr.write(f"{type(err).__name__}: {reason}\n")
+        sys.exit(err.exit_code)
+
+
+def ensure_demo_data(data_cfg: DictConfig, *, seed: int) -> None:
+    """Generate the demo data when the data config asks for it and it is missing."""
+    generate = data_cfg.get("generate")
+    if generate is None or Path(data_cfg.path).exists():
+        return
+    log.info("demo data missing at %s: generating it (seed %d)", data_cfg.path, seed)
+    write_demo(generate, seed=seed)
+
+
+def write_demo(generate_cfg: DictConfig, *, seed: int) -> synthetic.DemoData:
+    """Simulate the demo world of ``generate_cfg`` and write it to its output folder."""
+    world = OmegaConf.to_container(generate_cfg.world, resolve=True)
+    params = synthetic.WorldParams.from_mapping(world)  # type: ignore[arg-type]
+    demo = synthetic.generate(params, n_customers=int(generate_cfg.n_customers), seed=seed)
+    synthetic.save(demo, generate_cfg.output_dir, seed=seed)
+    log.info("wrote demo data to %s: %s", generate_cfg.output_dir, demo.summary())
+    return demo

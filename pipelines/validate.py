@@ -1,0 +1,79 @@
+"""Load and validate the input: ``python -m pipelines.validate [data=csv] [data.path=...]``.
+
+Writes ``rejects.csv`` (every rejected row with its reason) and ``validation.json`` (counts per
+table and rule, data fingerprint) into the run folder, and fails with a one-line reason when the
+input breaks the data contract or too many rows are rejected.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from churn import data
+from churn.files import atomic_file
+from pipelines.common import ensure_demo_data, run_main
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ValidateResult:
+    """What the validation found and where it wrote it."""
+
+    reports: dict[str, data.TableReport]
+    fingerprint: dict[str, Any]
+    rejects_path: Path
+    summary_path: Path
+
+
+def run(cfg: DictConfig) -> ValidateResult:
+    """Validate the configured input and write the rejects and a summary to ``cfg.output_dir``."""
+    ensure_demo_data(cfg.data, seed=int(cfg.seed))
+    out = Path(cfg.output_dir)
+    source = cast(dict[str, Any], OmegaConf.to_container(cfg.data, resolve=True))
+    try:
+        dataset = data.load(source)
+    except data.TooManyRejectsError as err:
+        data.write_rejects(err.rejects, out / "rejects.csv")
+        log.error("rejected rows written to %s", out / "rejects.csv")
+        raise
+    rejects_path = data.write_rejects(dataset.rejects, out / "rejects.csv")
+    fingerprint = data.fingerprint(dataset.transactions)
+    summary = {
+        "source": {k: source[k] for k in ("format", "path", "customers", "events", "table")},
+        "max_timestamp": dataset.max_timestamp.isoformat(),
+        "tables": {name: asdict(report) for name, report in dataset.reports.items()},
+        "fingerprint": fingerprint,
+    }
+    summary_path = out / "validation.json"
+    with atomic_file(summary_path, private=False) as tmp:
+        tmp.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+    for name, report in dataset.reports.items():
+        log.info(
+            "%s: %d rows in, %d used, %d rejected %s",
+            name,
+            report.input_rows,
+            report.used_rows,
+            report.rejected_rows,
+            report.rejected_by_rule or "",
+        )
+    log.info("fingerprint: %s", fingerprint)
+    log.info("rejects: %s; summary: %s", rejects_path, summary_path)
+    return ValidateResult(dataset.reports, fingerprint, rejects_path, summary_path)
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="validate")
+def main(cfg: DictConfig) -> None:
+    """Command-line entry point."""
+    run_main(run, cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+"""The project's own exceptions.
+
+Pipelines catch :class:`ChurnError` around ``run(cfg)`` to exit with the error's ``exit_code``
+and a one-line reason as the last line of stderr, so a scheduler can act on the failure without
+reading a traceback. Any other exception is a bug and exits with code 1 and a traceback.
+"""
+
+
+class ChurnError(Exception):
+    """A known failure: bad input, bad configuration, missing or tampered model, too little data."""
+
+    exit_code = 2
+
+
+class ConfigError(ChurnError, ValueError):
+    """A configuration value that cannot work."""
+
+    exit_code = 2
+
+
+class DataError(ChurnError, ValueError):
+    """Input data that breaks the data contract (DESIGN.md section 2)."""
+
+    exit_code = 3

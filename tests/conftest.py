@@ -1,0 +1,51 @@
+"""Shared fixtures: composed configs and small generated data sets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from churn import synthetic
+
+# No network here: keep MLflow from trying to send telemetry.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+
+def compose_config(config_name: str, overrides: list[str] | None = None) -> DictConfig:
+    """Compose a primary config the way ``python -m pipelines.<name>`` would."""
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(config_name=config_name, overrides=overrides or [])
+
+
+@pytest.fixture(scope="session")
+def world() -> synthetic.WorldParams:
+    """The demo world's reference parameters, as configured."""
+    cfg = compose_config("generate")
+    return synthetic.WorldParams.from_mapping(dict(cfg.generate.world))
+
+
+@pytest.fixture(scope="session")
+def demo(world: synthetic.WorldParams) -> synthetic.DemoData:
+    """The default-size demo world (20k customers, about 0.5 s), seed 0."""
+    return synthetic.generate(world, n_customers=20_000, seed=0)
+
+
+@pytest.fixture(scope="session")
+def small_demo_dir(tmp_path_factory: pytest.TempPathFactory, world: synthetic.WorldParams) -> Path:
+    """A small demo data folder on disk (2k customers)."""
+    out = tmp_path_factory.mktemp("demo") / "demo"
+    synthetic.save(synthetic.generate(world, n_customers=2_000, seed=1), out, seed=1)
+    return out
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run the test from an empty working directory."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

@@ -1,0 +1,72 @@
+"""Every primary config and every group option composes and resolves."""
+
+from __future__ import annotations
+
+import pytest
+from omegaconf import OmegaConf
+
+from churn import synthetic
+from tests.conftest import CONF_DIR, compose_config
+
+PRIMARY = sorted(p.stem for p in CONF_DIR.glob("*.yaml"))
+GROUP_OPTIONS = sorted(
+    (group.name, option.stem)
+    for group in CONF_DIR.iterdir()
+    if group.is_dir() and not group.name.startswith("_")
+    for option in group.glob("*.yaml")
+)
+# Values that must be given on the command line (marked ??? in the config) or come from Hydra.
+REQUIRED = {"data.path": "some/where.parquet", "output_dir": "out"}
+
+
+def _overrides(cfg_keys: set[str]) -> list[str]:
+    return [f"{k}={v}" for k, v in REQUIRED.items() if k.split(".")[0] in cfg_keys]
+
+
+def test_primary_configs_found() -> None:
+    assert {"generate", "validate"} <= set(PRIMARY)
+
+
+@pytest.mark.parametrize("name", PRIMARY)
+def test_primary_config_composes(name: str) -> None:
+    keys = set(compose_config(name).keys())
+    cfg = compose_config(name, _overrides(keys))
+    OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    assert isinstance(cfg.seed, int)
+
+
+# How each config group is selected: the primary config that uses it and its override.
+GROUP_USE = {
+    "data": ("validate", "data={option}"),
+    "world": ("generate", "world@generate.world={option}"),
+}
+
+
+def test_every_group_has_a_use() -> None:
+    assert {group for group, _ in GROUP_OPTIONS} == set(GROUP_USE)
+
+
+@pytest.mark.parametrize(("group", "option"), GROUP_OPTIONS)
+def test_group_option_composes(group: str, option: str) -> None:
+    name, template = GROUP_USE[group]
+    keys = set(compose_config(name).keys())
+    cfg = compose_config(name, [template.format(option=option), *_overrides(keys)])
+    OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+
+
+@pytest.mark.parametrize("option", ["csv", "parquet", "duckdb"])
+def test_data_option_requires_path(option: str) -> None:
+    cfg = compose_config("validate", [f"data={option}", "output_dir=out"])
+    assert OmegaConf.is_missing(cfg.data, "path")
+
+
+def test_data_demo_points_into_generate_folder() -> None:
+    cfg = compose_config("validate", ["data.generate.output_dir=elsewhere", "output_dir=out"])
+    assert cfg.data.path == "elsewhere/transactions.parquet"
+    assert cfg.data.events == "elsewhere/events.parquet"
+
+
+def test_world_demo_is_a_valid_world() -> None:
+    cfg = compose_config("generate")
+    params = synthetic.WorldParams.from_mapping(OmegaConf.to_container(cfg.generate.world))  # type: ignore[arg-type]
+    params.validate()
