@@ -20,6 +20,7 @@ setup: $(STAMP)  ## create .venv and install the project with its pinned depende
 demo: setup  ## the main job end to end on the built-in demo data
 	$(BIN)/python -m pipelines.generate
 	$(BIN)/python -m pipelines.validate
+	$(BIN)/python -m pipelines.training_table
 
 test: setup lint  ## lint, type-check and run the whole test suite
 	$(BIN)/python -m pytest

@@ -11,7 +11,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from churn import synthetic
+from churn import data, synthetic
 from churn.errors import ChurnError
 
 log = logging.getLogger(__name__)
@@ -46,3 +46,31 @@ def write_demo(generate_cfg: DictConfig, *, seed: int) -> synthetic.DemoData:
     synthetic.save(demo, generate_cfg.output_dir, seed=seed)
     log.info("wrote demo data to %s: %s", generate_cfg.output_dir, demo.summary())
     return demo
+
+
+def load_data(data_cfg: DictConfig, *, seed: int, output_dir: str | Path) -> data.Dataset:
+    """Load and validate the input (generating the demo data first when it is missing).
+
+    The rejected rows are always written to ``<output_dir>/rejects.csv``, also when too many
+    of them make the load fail, so nothing is lost.
+    """
+    ensure_demo_data(data_cfg, seed=seed)
+    rejects_path = Path(output_dir) / "rejects.csv"
+    source = OmegaConf.to_container(data_cfg, resolve=True)
+    try:
+        dataset = data.load(source)  # type: ignore[arg-type]
+    except data.TooManyRejectsError as err:
+        data.write_rejects(err.rejects, rejects_path)
+        log.error("rejected rows written to %s", rejects_path)
+        raise
+    data.write_rejects(dataset.rejects, rejects_path)
+    for name, report in dataset.reports.items():
+        log.info(
+            "%s: %d rows in, %d used, %d rejected %s",
+            name,
+            report.input_rows,
+            report.used_rows,
+            report.rejected_rows,
+            report.rejected_by_rule or "",
+        )
+    return dataset

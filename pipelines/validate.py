@@ -11,14 +11,14 @@ import json
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from churn import data
 from churn.files import atomic_file
-from pipelines.common import ensure_demo_data, run_main
+from pipelines.common import load_data, run_main
 
 log = logging.getLogger(__name__)
 
@@ -35,19 +35,11 @@ class ValidateResult:
 
 def run(cfg: DictConfig) -> ValidateResult:
     """Validate the configured input and write the rejects and a summary to ``cfg.output_dir``."""
-    ensure_demo_data(cfg.data, seed=int(cfg.seed))
     out = Path(cfg.output_dir)
-    source = cast(dict[str, Any], OmegaConf.to_container(cfg.data, resolve=True))
-    try:
-        dataset = data.load(source)
-    except data.TooManyRejectsError as err:
-        data.write_rejects(err.rejects, out / "rejects.csv")
-        log.error("rejected rows written to %s", out / "rejects.csv")
-        raise
-    rejects_path = data.write_rejects(dataset.rejects, out / "rejects.csv")
+    dataset = load_data(cfg.data, seed=int(cfg.seed), output_dir=out)
     fingerprint = data.fingerprint(dataset.transactions)
     summary = {
-        "source": {k: source[k] for k in ("format", "path", "customers", "events", "table")},
+        "source": {k: cfg.data.get(k) for k in ("format", "path", "customers", "events", "table")},
         "max_timestamp": dataset.max_timestamp.isoformat(),
         "tables": {name: asdict(report) for name, report in dataset.reports.items()},
         "fingerprint": fingerprint,
@@ -55,18 +47,9 @@ def run(cfg: DictConfig) -> ValidateResult:
     summary_path = out / "validation.json"
     with atomic_file(summary_path, private=False) as tmp:
         tmp.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
-    for name, report in dataset.reports.items():
-        log.info(
-            "%s: %d rows in, %d used, %d rejected %s",
-            name,
-            report.input_rows,
-            report.used_rows,
-            report.rejected_rows,
-            report.rejected_by_rule or "",
-        )
     log.info("fingerprint: %s", fingerprint)
-    log.info("rejects: %s; summary: %s", rejects_path, summary_path)
-    return ValidateResult(dataset.reports, fingerprint, rejects_path, summary_path)
+    log.info("summary: %s", summary_path)
+    return ValidateResult(dataset.reports, fingerprint, out / "rejects.csv", summary_path)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="validate")

@@ -24,7 +24,7 @@ def _overrides(cfg_keys: set[str]) -> list[str]:
 
 
 def test_primary_configs_found() -> None:
-    assert {"generate", "validate"} <= set(PRIMARY)
+    assert {"generate", "validate", "training_table"} <= set(PRIMARY)
 
 
 @pytest.mark.parametrize("name", PRIMARY)
@@ -39,6 +39,9 @@ def test_primary_config_composes(name: str) -> None:
 GROUP_USE = {
     "data": ("validate", "data={option}"),
     "world": ("generate", "world@generate.world={option}"),
+    "label": ("training_table", "label={option}"),
+    "features": ("training_table", "features={option}"),
+    "engine": ("training_table", "engine={option}"),
 }
 
 
@@ -70,3 +73,13 @@ def test_world_demo_is_a_valid_world() -> None:
     cfg = compose_config("generate")
     params = synthetic.WorldParams.from_mapping(OmegaConf.to_container(cfg.generate.world))  # type: ignore[arg-type]
     params.validate()
+
+
+def test_label_and_feature_configs_build() -> None:
+    from churn.features import FeatureConfig
+    from churn.labels import LabelConfig
+
+    cfg = compose_config("training_table", ["output_dir=out"])
+    LabelConfig.from_mapping(OmegaConf.to_container(cfg.label))  # type: ignore[arg-type]
+    features = FeatureConfig.from_mapping(OmegaConf.to_container(cfg.features))  # type: ignore[arg-type]
+    assert features.windows == (30, 90, 180, 365)

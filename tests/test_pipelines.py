@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from pipelines import generate, validate
+from pipelines import generate, training_table, validate
 
 from tests.conftest import compose_config
 
@@ -107,3 +107,24 @@ def test_generate_cli_runs(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "demo" / "ground_truth.parquet").is_file()
+
+
+def test_training_table_run_writes_labelled_table(tmp_path: Path) -> None:
+    cfg = compose_config(
+        "training_table",
+        [
+            f"data.generate.output_dir={tmp_path}/demo",
+            "data.generate.n_customers=1500",
+            f"output_dir={tmp_path}/out",
+            "label.n_cutoffs=3",
+            "engine.threads=1",
+        ],
+    )
+    result = training_table.run(cfg)
+    table = pd.read_parquet(result.path)
+    assert len(table) == result.rows > 0
+    assert table["cutoff"].nunique() == 3
+    assert set(table["churned"].unique()) == {0, 1}
+    assert 0.3 < result.churn_share < 0.6
+    assert (tmp_path / "out" / "rejects.csv").is_file()
+    assert oct(result.path.stat().st_mode & 0o777) == "0o600"

@@ -668,12 +668,18 @@ def _to_arrow(frame: pd.DataFrame, ids: pa.Array, params: WorldParams) -> pa.Tab
 
 
 def _with_transaction_ids(table: pa.Table, first: int) -> pa.Table:
-    """Number the rows T0000000001, T0000000002, ... from ``first + 1``."""
-    numbers = pa.array(np.arange(first + 1, first + 1 + table.num_rows))
-    text = pc.binary_join_element_wise(
-        "T", pc.utf8_lpad(pc.cast(numbers, pa.string()), width=10, padding="0"), ""
-    )
-    return table.add_column(0, "transaction_id", text)
+    """Number the rows T0000000001, T0000000002, ... from ``first + 1``.
+
+    Built chunk by chunk so that no single string array outgrows Arrow's 2 GiB offsets.
+    """
+    chunks = []
+    offset = first
+    for batch in table.to_batches():
+        numbers = pa.array(np.arange(offset + 1, offset + 1 + batch.num_rows))
+        padded = pc.utf8_lpad(pc.cast(numbers, pa.string()), width=10, padding="0")
+        chunks.append(pc.binary_join_element_wise("T", padded, ""))
+        offset += batch.num_rows
+    return table.add_column(0, "transaction_id", pa.chunked_array(chunks, pa.string()))
 
 
 def _customer_table(

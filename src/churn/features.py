@@ -1,0 +1,525 @@
+"""Behavioural features per (customer, cutoff), strictly from rows before the cutoff.
+
+Feature definitions are written once as ibis expressions, so the same code runs on DuckDB
+(embedded, the default, out of core over Parquet) and on other ibis backends such as Spark. All
+cutoffs are computed in one query: a cutoffs table joined to the transactions on
+``timestamp < cutoff``, then one grouped aggregation; nothing loops over customers in Python.
+Per-row helper columns that do not depend on the cutoff (the gap to the previous purchase day,
+the running count within a category) are computed once, before the join, with window functions.
+
+The same :func:`build_features` serves training (many cutoffs) and scoring (one as-of date), so
+the two can never disagree. :data:`FEATURE_DOCS` documents every column.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from churn import btyd
+from churn.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+SECONDS_PER_DAY = 86_400.0
+PERIOD_DAYS = 30
+LIFECYCLE_STAGES = ("new", "established", "lapsing")
+KEYS = ("customer_id", "cutoff")
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Window lengths and switches of the feature set (``conf/features``)."""
+
+    windows: tuple[int, ...] = (30, 90, 180, 365)
+    trend_days: int = 90
+    event_days: int = 90
+    active_periods: int = 12
+    new_days: int = 90
+    lapsing_gap_multiple: float = 2.0
+    lapsing_min_days: int = 60
+    btyd_enabled: bool = True
+    btyd_time_unit_days: float = 7.0
+    btyd_penalizer: float = 0.001
+    btyd_min_customers: int = 200
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> FeatureConfig:
+        """Build from the ``features`` config node (nested ``lifecycle`` and ``btyd``)."""
+        flat: dict[str, Any] = {}
+        for key, value in values.items():
+            if key in ("lifecycle", "btyd") and isinstance(value, Mapping):
+                prefix = "btyd_" if key == "btyd" else ""
+                flat.update({f"{prefix}{k}": v for k, v in value.items()})
+            else:
+                flat[key] = value
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(flat) - known)
+        if unknown:
+            raise ConfigError(f"features: unknown keys {unknown}; expected some of {sorted(known)}")
+        if "windows" in flat:
+            flat["windows"] = tuple(int(w) for w in flat["windows"])
+        config = cls(**flat)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        """Raise ConfigError when a window or threshold cannot work."""
+        if not self.windows or min(self.windows) < 1 or len(set(self.windows)) != len(self.windows):
+            raise ConfigError(
+                f"features.windows: expected distinct positive day counts; got {list(self.windows)}"
+            )
+        counts = (
+            "trend_days",
+            "event_days",
+            "active_periods",
+            "new_days",
+            "lapsing_min_days",
+            "btyd_min_customers",
+        )
+        for name in counts:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"features.{name}: expected >= 1; got {getattr(self, name)}")
+        if self.lapsing_gap_multiple <= 0 or self.btyd_time_unit_days <= 0:
+            raise ConfigError(
+                "features: lifecycle.lapsing_gap_multiple and btyd.time_unit_days must be > 0; "
+                f"got {self.lapsing_gap_multiple}, {self.btyd_time_unit_days}"
+            )
+
+
+def feature_docs(
+    config: FeatureConfig, *, has_category: bool = True, has_events: bool = True
+) -> dict[str, tuple[str, str]]:
+    """Every feature column: name -> (meaning, window), in output order."""
+    t, e, p = config.trend_days, config.event_days, config.active_periods
+    docs: dict[str, tuple[str, str]] = {
+        "recency_days": ("days from the last purchase to the cutoff", "all history"),
+        "tenure_days": ("days from the first purchase to the cutoff", "all history"),
+        "frequency": ("days with a purchase", "all history"),
+        "n_purchases": ("purchase transactions (amount > 0)", "all history"),
+        "monetary_sum": ("total spend", "all history"),
+        "monetary_mean": ("mean spend per purchase", "all history"),
+        "monetary_std": ("standard deviation of spend per purchase (2+ purchases)", "all history"),
+        "monetary_max": ("largest purchase", "all history"),
+        "last_amount": ("spend on the last purchase day", "all history"),
+    }
+    for w in config.windows:
+        docs[f"purchases_{w}d"] = (f"purchases in the last {w} days", f"[c-{w}d, c)")
+        docs[f"spend_{w}d"] = (f"spend in the last {w} days", f"[c-{w}d, c)")
+    docs |= {
+        f"purchase_trend_{t}d": (
+            f"log((purchases in the last {t} days + 1) / (purchases in the {t} days before + 1))",
+            f"[c-{2 * t}d, c)",
+        ),
+        f"spend_trend_{t}d": (
+            f"log((spend in the last {t} days + 1) / (spend in the {t} days before + 1))",
+            f"[c-{2 * t}d, c)",
+        ),
+        "gap_mean_days": ("mean days between consecutive purchase days (2+ days)", "all history"),
+        "gap_std_days": ("standard deviation of those gaps (3+ days)", "all history"),
+        "gap_max_days": ("longest gap between purchase days", "all history"),
+        "gap_last_days": ("gap before the last purchase day", "all history"),
+        "recency_gap_ratio": ("recency_days / gap_mean_days: how overdue", "all history"),
+        "active_months": (
+            f"{PERIOD_DAYS}-day periods with a purchase, of the last {p}",
+            f"[c-{p * PERIOD_DAYS}d, c)",
+        ),
+        "refund_share": ("refunded amount / purchased amount", "all history"),
+    }
+    if has_category:
+        docs |= {
+            "category_count": ("distinct categories bought", "all history"),
+            "top_category_share": ("share of purchases in the most bought category", "all history"),
+        }
+    docs["lifecycle_stage"] = (
+        f"new (tenure < {config.new_days}d), lapsing (recency > {config.lapsing_min_days}d and > "
+        f"{config.lapsing_gap_multiple:g} x usual gap), else established",
+        "all history",
+    )
+    if has_events:
+        docs |= {
+            f"complaints_{e}d": (f"complaints in the last {e} days", f"[c-{e}d, c)"),
+            f"tickets_{e}d": (f"support tickets in the last {e} days", f"[c-{e}d, c)"),
+            "last_nps": ("the latest NPS answer (0-10)", "all history"),
+            "nps_detractor": ("1 when the latest NPS answer is 0-6, 0 when 7-10", "all history"),
+        }
+    if config.btyd_enabled:
+        docs |= {
+            "btyd_p_alive": ("BG/NBD probability the customer is still active", "all history"),
+            "btyd_expected_purchases": (
+                "BG/NBD expected purchase days in the horizon",
+                "all history; fitted at the cutoff",
+            ),
+        }
+    return docs
+
+
+def build_features(
+    transactions: ir.Table,
+    cutoffs: Sequence[pd.Timestamp | str],
+    config: FeatureConfig,
+    *,
+    events: ir.Table | None = None,
+    horizon_days: int,
+    active_within_days: int | None = None,
+) -> pa.Table:
+    """Features of every customer with a purchase before each cutoff.
+
+    Args:
+        transactions: validated transactions (contract columns) as an ibis table.
+        cutoffs: the cutoff dates; features use rows with ``timestamp < cutoff`` only.
+        config: windows and switches.
+        events: optional validated events (``customer_id, timestamp, type, value``).
+        horizon_days: the label horizon, for the BG/NBD expected purchases.
+        active_within_days: keep only customers with a purchase in ``[c - this, c)``.
+
+    Returns:
+        One row per (customer, cutoff), sorted by cutoff then customer_id: ``customer_id``
+        (string), ``cutoff`` (timestamp[us]) and the columns of :func:`feature_docs`, with stable
+        types (float64 for measures, int64 for counts, string for ``lifecycle_stage``).
+    """
+    if not cutoffs:
+        raise ConfigError("build_features: expected at least one cutoff; got none")
+    started = time.perf_counter()
+    cut = _cutoff_table(cutoffs)
+    has_category = "category" in transactions.columns
+    query = _transaction_features(transactions, cut, config, has_category, active_within_days)
+    if events is not None:
+        query = _with_event_features(query, events, cut, config)
+    table = query.order_by(["cutoff", "customer_id"]).to_pyarrow()
+    log.info(
+        "features: %d rows for %d cutoffs in %.2f s",
+        table.num_rows,
+        len(cutoffs),
+        time.perf_counter() - started,
+    )
+    if config.btyd_enabled:
+        table = _with_btyd(table, transactions, cut, config, horizon_days)
+    docs = feature_docs(config, has_category=has_category, has_events=events is not None)
+    return _finalise(table, docs)
+
+
+def _cutoff_table(cutoffs: Sequence[pd.Timestamp | str]) -> ir.Table:
+    values = sorted({pd.Timestamp(c) for c in cutoffs})
+    for value in values:
+        if value != value.normalize():
+            raise ConfigError(f"build_features: cutoffs must be dates (midnight); got {value}")
+    arr = pa.array([v.to_pydatetime() for v in values], pa.timestamp("us"))
+    return ibis.memtable(pa.table({"cutoff": arr}))
+
+
+def _days(ts: ir.TimestampValue) -> ir.FloatingValue:
+    """A timestamp as (fractional) days since the epoch."""
+    return ts.epoch_seconds().cast("float64") / SECONDS_PER_DAY
+
+
+def _transaction_features(
+    tx: ir.Table,
+    cut: ir.Table,
+    config: FeatureConfig,
+    has_category: bool,
+    active_within_days: int | None,
+) -> ir.Table:
+    purchases = tx.filter(tx.amount > 0)
+    purchases = purchases.mutate(day=_days(purchases.timestamp.truncate("D")))
+    # One window over each customer's purchases in time order. The row before a day's first
+    # purchase is the previous purchase day's last one, so one lag gives the gap between
+    # purchase days; the same order decides which of several tied rows comes first, so exactly
+    # one row per day carries it. The running spend gives the last day's spend without a
+    # second window: spend through the last day minus spend before it.
+    in_order = ibis.window(
+        group_by=purchases.customer_id, order_by=[purchases.timestamp, purchases.amount]
+    )
+    running = ibis.window(
+        group_by=purchases.customer_id,
+        order_by=[purchases.timestamp, purchases.amount],
+        preceding=None,
+        following=0,
+    )
+    purchases = purchases.mutate(
+        prev_day=purchases.day.lag().over(in_order),
+        spend_so_far=purchases.amount.sum().over(running),
+    )
+    first_of_day = purchases.prev_day.isnull() | (purchases.prev_day != purchases.day)
+    no_float = ibis.null("float64")
+    purchases = purchases.mutate(
+        first_of_day=first_of_day,
+        # on a day's first row: the previous purchase day, the gap to it, the spend before it
+        prev_day=ibis.ifelse(first_of_day, purchases.prev_day, no_float),
+        gap=ibis.ifelse(first_of_day, purchases.day - purchases.prev_day, no_float),
+        spend_before_day=ibis.ifelse(
+            first_of_day, purchases.spend_so_far - purchases.amount, no_float
+        ),
+    )
+    columns = [
+        "customer_id",
+        "timestamp",
+        "amount",
+        "day",
+        "first_of_day",
+        "prev_day",
+        "gap",
+        "spend_so_far",
+        "spend_before_day",
+    ]
+    refunds = tx.filter(tx.amount < 0).select(
+        "customer_id",
+        "timestamp",
+        "amount",
+        day=no_float,
+        first_of_day=ibis.literal(False),
+        prev_day=no_float,
+        gap=no_float,
+        spend_so_far=no_float,
+        spend_before_day=no_float,
+    )
+    rows = purchases.select(*columns).union(refunds.select(*columns))
+    rows = rows.mutate(ts=_days(rows.timestamp))
+    joined = rows.join(cut, rows.timestamp < cut.cutoff)
+    joined = joined.mutate(c=_days(joined.cutoff))
+    # ages in days before the cutoff, computed once per joined row
+    joined = joined.mutate(age=joined.c - joined.ts, day_age=joined.c - joined.day)
+    c, age, day_age = joined.c, joined.age, joined.day_age
+    is_purchase = joined.amount > 0
+    t = config.trend_days
+    aggregates: dict[str, Any] = {
+        "last_ts": joined.ts.max(where=is_purchase),
+        "first_ts": joined.ts.min(where=is_purchase),
+        "c_days": c.max(),
+        "frequency": joined.first_of_day.sum(),
+        "n_purchases": joined.amount.count(where=is_purchase),
+        "monetary_sum": joined.amount.sum(where=is_purchase),
+        "monetary_std": joined.amount.std(where=is_purchase),
+        "monetary_max": joined.amount.max(where=is_purchase),
+        "refunded": -joined.amount.sum(where=~is_purchase),
+        # running spends only grow, so the largest values belong to the last purchase day
+        "spend_through_last_day": joined.spend_so_far.max(),
+        "spend_before_last_day": joined.spend_before_day.max(),
+        "first_day": joined.day.min(where=is_purchase),
+        "last_day": joined.day.max(where=is_purchase),
+        "gap_std_days": joined.gap.std(),
+        "gap_max_days": joined.gap.max(),
+        # previous purchase days grow with the day, so the largest is the last day's
+        "prev_last_day": joined.prev_day.max(),
+        # day_age is a whole number of days >= 1; periods 0 .. active_periods - 1
+        "active_months": ((day_age - 1) / PERIOD_DAYS)
+        .floor()
+        .nunique(where=is_purchase & (day_age <= config.active_periods * PERIOD_DAYS)),
+        "trend_prev_n": joined.amount.count(where=is_purchase & (age > t) & (age <= 2 * t)),
+        "trend_prev_spend": joined.amount.sum(where=is_purchase & (age > t) & (age <= 2 * t)),
+    }
+    for w in sorted({*config.windows, t}):
+        aggregates[f"purchases_{w}d"] = joined.amount.count(where=is_purchase & (age <= w))
+        aggregates[f"spend_{w}d"] = joined.amount.sum(where=is_purchase & (age <= w))
+    agg = joined.group_by(["customer_id", "cutoff"]).aggregate(**aggregates)
+    agg = agg.filter(agg.n_purchases > 0)
+    if active_within_days is not None:
+        agg = agg.filter(agg.c_days - agg.last_ts <= active_within_days)
+    if has_category:
+        agg = _with_category_counts(agg, tx, cut)
+    return _derive(agg, config, has_category)
+
+
+def _with_category_counts(agg: ir.Table, tx: ir.Table, cut: ir.Table) -> ir.Table:
+    """Distinct categories and the most bought category's count, before each cutoff."""
+    purchases = tx.filter((tx.amount > 0) & tx.category.notnull())
+    joined = purchases.join(cut, purchases.timestamp < cut.cutoff)
+    per_category = joined.group_by(["customer_id", "cutoff", "category"]).aggregate(
+        n=joined.count()
+    )
+    counts = per_category.group_by(["customer_id", "cutoff"]).aggregate(
+        category_count=per_category.count(), top_category=per_category.n.max()
+    )
+    return agg.left_join(
+        counts, [agg.customer_id == counts.customer_id, agg.cutoff == counts.cutoff]
+    ).select(agg, counts.category_count, counts.top_category)
+
+
+def _derive(agg: ir.Table, config: FeatureConfig, has_category: bool) -> ir.Table:
+    """Features computed from the per-(customer, cutoff) aggregates."""
+    t = config.trend_days
+    recency = agg.c_days - agg.last_ts
+    gap_mean = ibis.ifelse(
+        agg.frequency > 1,
+        (agg.last_day - agg.first_day) / (agg.frequency - 1),
+        ibis.null("float64"),
+    )
+    spend_last = agg[f"spend_{t}d"].fill_null(0.0)
+    derived: dict[str, Any] = {
+        f"spend_{w}d": agg[f"spend_{w}d"].fill_null(0.0) for w in config.windows
+    }
+    derived |= {
+        "recency_days": recency,
+        "tenure_days": agg.c_days - agg.first_ts,
+        "monetary_mean": agg.monetary_sum / agg.n_purchases,
+        "gap_mean_days": gap_mean,
+        "gap_last_days": agg.last_day - agg.prev_last_day,
+        "last_amount": agg.spend_through_last_day - agg.spend_before_last_day.fill_null(0.0),
+        "recency_gap_ratio": recency / gap_mean,
+        f"purchase_trend_{t}d": (
+            (agg[f"purchases_{t}d"] + 1).cast("float64") / (agg.trend_prev_n + 1)
+        ).ln(),
+        f"spend_trend_{t}d": ((spend_last + 1) / (agg.trend_prev_spend.fill_null(0.0) + 1)).ln(),
+        "refund_share": agg.refunded.fill_null(0.0) / agg.monetary_sum,
+        "lifecycle_stage": ibis.cases(
+            (agg.c_days - agg.first_ts < config.new_days, "new"),
+            (
+                (recency > config.lapsing_min_days)
+                & (gap_mean.isnull() | (recency > config.lapsing_gap_multiple * gap_mean)),
+                "lapsing",
+            ),
+            else_="established",
+        ),
+    }
+    if has_category:
+        derived["top_category_share"] = agg.top_category / agg.n_purchases
+    return agg.mutate(**derived)
+
+
+def _with_event_features(
+    features: ir.Table, events: ir.Table, cut: ir.Table, config: FeatureConfig
+) -> ir.Table:
+    ev = events.mutate(
+        ts=_days(events.timestamp), is_nps=(events.type == "nps") & events.value.notnull()
+    )
+    # the latest answer before c is the one whose next answer comes at c or later
+    by_kind = ibis.window(group_by=[ev.customer_id, ev.is_nps], order_by=[ev.timestamp, ev.value])
+    ev = ev.mutate(next_ts=ev.timestamp.lead().over(by_kind))
+    joined = ev.join(cut, ev.timestamp < cut.cutoff)
+    recent = _days(joined.cutoff) - joined.ts <= config.event_days
+    is_last_nps = joined.is_nps & (joined.next_ts.isnull() | (joined.next_ts >= joined.cutoff))
+    e = config.event_days
+    agg = joined.group_by(["customer_id", "cutoff"]).aggregate(
+        **{
+            f"complaints_{e}d": joined.ts.count(where=recent & (joined.type == "complaint")),
+            f"tickets_{e}d": joined.ts.count(where=recent & (joined.type == "support_ticket")),
+            "last_nps": joined.value.max(where=is_last_nps),
+        }
+    )
+    out = features.left_join(
+        agg, [features.customer_id == agg.customer_id, features.cutoff == agg.cutoff]
+    ).select(features, agg[f"complaints_{e}d"], agg[f"tickets_{e}d"], agg.last_nps)
+    return out.mutate(
+        **{
+            f"complaints_{e}d": out[f"complaints_{e}d"].fill_null(0),
+            f"tickets_{e}d": out[f"tickets_{e}d"].fill_null(0),
+            "nps_detractor": ibis.cases(
+                (out.last_nps.isnull(), ibis.null("float64")),
+                (out.last_nps <= 6, 1.0),
+                else_=0.0,
+            ),
+        }
+    )
+
+
+def rfm_summary(transactions: ir.Table, cutoffs: Sequence[pd.Timestamp | str]) -> pd.DataFrame:
+    """BTYD summary counts per cutoff over every customer with a purchase before it.
+
+    Returns one row per distinct (cutoff, x, t_x, T) with its number of customers ``n``, where
+    x is the number of repeat purchase days, t_x the days from the first to the last purchase
+    day and T the days from the first purchase day to the cutoff.
+    """
+    cut = _cutoff_table(cutoffs)
+    purchases = transactions.filter(transactions.amount > 0)
+    days = purchases.select("customer_id", day=_days(purchases.timestamp.truncate("D"))).distinct()
+    joined = days.join(cut, days.day < _days(cut.cutoff))
+    per_customer = joined.group_by(["customer_id", "cutoff"]).aggregate(
+        x=joined.day.count() - 1,
+        t_x=joined.day.max() - joined.day.min(),
+        T=_days(joined.cutoff).max() - joined.day.min(),
+    )
+    summary = per_customer.group_by(["cutoff", "x", "t_x", "T"]).aggregate(n=per_customer.count())
+    return summary.to_pandas()
+
+
+def _with_btyd(
+    table: pa.Table,
+    transactions: ir.Table,
+    cut: ir.Table,
+    config: FeatureConfig,
+    horizon_days: int,
+) -> pa.Table:
+    """Fit BG/NBD at each cutoff on every buyer so far; score the feature rows."""
+    cutoffs = cut.to_pyarrow()["cutoff"].to_pylist()
+    summary = rfm_summary(transactions, cutoffs)
+    unit = config.btyd_time_unit_days
+    frame = table.select(["cutoff", "frequency", "first_day", "last_day", "c_days"]).to_pandas()
+    x = frame["frequency"].to_numpy(dtype=float) - 1
+    t_x = (frame["last_day"] - frame["first_day"]).to_numpy(dtype=float) / unit
+    big_t = (frame["c_days"] - frame["first_day"]).to_numpy(dtype=float) / unit
+    p_alive = np.full(len(frame), np.nan)
+    expected = np.full(len(frame), np.nan)
+    previous: btyd.BGNBDParams | None = None  # warm start: neighbouring cutoffs fit alike
+    for cutoff, group in summary.groupby("cutoff"):
+        day = pd.Timestamp(str(cutoff)).date()
+        buyers = int(group["n"].sum())
+        if buyers < config.btyd_min_customers:
+            log.warning(
+                "BG/NBD at %s: %d buyers, fewer than features.btyd.min_customers=%d; "
+                "btyd features left empty for this cutoff",
+                day,
+                buyers,
+                config.btyd_min_customers,
+            )
+            continue
+        try:
+            params = btyd.fit_bgnbd(
+                group["x"].to_numpy(dtype=float),
+                group["t_x"].to_numpy(dtype=float) / unit,
+                group["T"].to_numpy(dtype=float) / unit,
+                weights=group["n"].to_numpy(dtype=float),
+                penalizer=config.btyd_penalizer,
+                initial=previous,
+            )
+        except btyd.ConvergenceError as err:
+            log.warning("BG/NBD at %s: %s; btyd features left empty for this cutoff", day, err)
+            continue
+        log.info("BG/NBD at %s on %d buyers: %s", day, buyers, params)
+        previous = params
+        rows = (frame["cutoff"] == cutoff).to_numpy()
+        p_alive[rows] = btyd.p_alive(params, x[rows], t_x[rows], big_t[rows])
+        expected[rows] = btyd.expected_purchases(
+            params, horizon_days / unit, x[rows], t_x[rows], big_t[rows]
+        )
+    table = table.append_column("btyd_p_alive", pa.array(p_alive, pa.float64()))
+    return table.append_column("btyd_expected_purchases", pa.array(expected, pa.float64()))
+
+
+def _finalise(table: pa.Table, docs: Mapping[str, tuple[str, str]]) -> pa.Table:
+    """Keep the documented columns in order, with stable types (rows come sorted)."""
+    columns: dict[str, pa.Array] = {
+        "customer_id": table["customer_id"].cast(pa.string()),
+        "cutoff": table["cutoff"].cast(pa.timestamp("us")),
+    }
+    for name in docs:
+        column = table[name]
+        if name == "lifecycle_stage":
+            columns[name] = column.cast(pa.string())
+        elif name in _COUNT_COLUMNS or name.startswith(("purchases_", "complaints_", "tickets_")):
+            columns[name] = pc.fill_null(column, 0).cast(pa.int64())
+        else:
+            columns[name] = column.cast(pa.float64())
+    return pa.table(columns)
+
+
+_COUNT_COLUMNS = frozenset({"frequency", "n_purchases", "active_months", "category_count"})
+
+
+def is_float_feature(name: str) -> bool:
+    """Whether a feature column is continuous (float64) rather than a count or a category."""
+    return not (
+        name in _COUNT_COLUMNS
+        or name == "lifecycle_stage"
+        or name.startswith(("purchases_", "complaints_", "tickets_"))
+    )

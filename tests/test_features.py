@@ -1,0 +1,260 @@
+"""Feature engine: matches an independent pandas implementation, never looks past the cutoff."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from churn import features, synthetic
+from churn.errors import ConfigError
+from tests.feature_reference import reference_features
+
+HORIZON = 90
+EXACT = 1e-9
+FITTED = 1e-5  # BG/NBD columns: two optimiser runs on the same likelihood, summed in another order
+
+
+@pytest.fixture(scope="module")
+def small(world: synthetic.WorldParams) -> synthetic.DemoData:
+    return synthetic.generate(world, n_customers=1_500, seed=11)
+
+
+@pytest.fixture(scope="module")
+def con() -> ibis.BaseBackend:
+    return ibis.duckdb.connect()
+
+
+def _cutoffs(demo: synthetic.DemoData) -> list[pd.Timestamp]:
+    end = pd.Timestamp(demo.params.end_date)
+    return [end - pd.Timedelta(days=d) for d in (90, 120, 400, 1000)]
+
+
+def _compare(engine: pa.Table, expected: pd.DataFrame) -> None:
+    """Same rows and columns; numbers equal to 1e-9 (fitted BG/NBD columns to 1e-5)."""
+    got = engine.to_pandas()
+    assert list(got.columns) == list(expected.columns)
+    assert len(got) == len(expected)
+    pd.testing.assert_series_equal(got["customer_id"], expected["customer_id"], check_dtype=False)
+    for name in got.columns[2:]:
+        if name == "lifecycle_stage":
+            assert (got[name].astype(str) == expected[name].astype(str)).all()
+            continue
+        tol = FITTED if name.startswith("btyd_") else EXACT
+        np.testing.assert_allclose(
+            got[name].to_numpy(dtype=float),
+            expected[name].to_numpy(dtype=float),
+            rtol=tol,
+            atol=tol,
+            err_msg=name,
+        )
+
+
+@pytest.mark.parametrize("with_events", [True, False])
+def test_build_features_matches_pandas_reference(
+    small: synthetic.DemoData, con: ibis.BaseBackend, with_events: bool
+) -> None:
+    config = features.FeatureConfig()
+    cutoffs = _cutoffs(small)
+    tx = con.create_table("tx_ref", small.transactions, overwrite=True)
+    ev = con.create_table("ev_ref", small.events, overwrite=True) if with_events else None
+    got = features.build_features(
+        tx, cutoffs, config, events=ev, horizon_days=HORIZON, active_within_days=365
+    )
+    expected = reference_features(
+        small.transactions.to_pandas(),
+        cutoffs,
+        config,
+        events=small.events.to_pandas() if with_events else None,
+        horizon_days=HORIZON,
+        active_within_days=365,
+    )
+    _compare(got, expected)
+
+
+def test_build_features_matches_reference_without_category_or_btyd(
+    small: synthetic.DemoData, con: ibis.BaseBackend
+) -> None:
+    config = features.FeatureConfig(windows=(14, 60), trend_days=30, btyd_enabled=False)
+    table = small.transactions.drop_columns(["category"])
+    tx = con.create_table("tx_nocat", table, overwrite=True)
+    cutoffs = _cutoffs(small)[:2]
+    got = features.build_features(tx, cutoffs, config, horizon_days=HORIZON)
+    expected = reference_features(
+        table.to_pandas(),
+        cutoffs,
+        config,
+        events=None,
+        horizon_days=HORIZON,
+        active_within_days=None,
+    )
+    _compare(got, expected)
+    assert "category_count" not in got.column_names
+
+
+def test_build_features_schema_is_stable(small: synthetic.DemoData, con: ibis.BaseBackend) -> None:
+    """Same column types whatever the data: here a cutoff before any purchase (no rows)."""
+    config = features.FeatureConfig()
+    tx = con.create_table("tx_schema", small.transactions, overwrite=True)
+    ev = con.create_table("ev_schema", small.events, overwrite=True)
+    full = features.build_features(tx, _cutoffs(small)[:1], config, events=ev, horizon_days=HORIZON)
+    empty = features.build_features(tx, ["2020-01-01"], config, events=ev, horizon_days=HORIZON)
+    assert empty.num_rows == 0
+    assert full.schema == empty.schema
+    docs = features.feature_docs(config)
+    assert full.column_names == ["customer_id", "cutoff", *docs]
+    for name in docs:
+        expected = (
+            pa.string()
+            if name == "lifecycle_stage"
+            else pa.float64()
+            if features.is_float_feature(name)
+            else pa.int64()
+        )
+        assert full.schema.field(name).type == expected, name
+
+
+def test_build_features_rejects_bad_cutoffs(
+    small: synthetic.DemoData, con: ibis.BaseBackend
+) -> None:
+    tx = con.create_table("tx_bad", small.transactions, overwrite=True)
+    config = features.FeatureConfig()
+    with pytest.raises(ConfigError, match="at least one cutoff"):
+        features.build_features(tx, [], config, horizon_days=HORIZON)
+    with pytest.raises(ConfigError, match="must be dates"):
+        features.build_features(tx, ["2025-01-01 12:00"], config, horizon_days=HORIZON)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"windows": [30, 30]}, "distinct positive"),
+        ({"windows": [0]}, "distinct positive"),
+        ({"trend_days": 0}, "trend_days: expected >= 1"),
+        ({"lifecycle": {"lapsing_gap_multiple": 0}}, "must be > 0"),
+        ({"colour": "red"}, r"unknown keys \['colour'\]"),
+    ],
+)
+def test_feature_config_from_mapping_invalid(values: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        features.FeatureConfig.from_mapping(values)
+
+
+# --- leakage: nothing at or after the cutoff may change a feature at the cutoff -----------------
+
+CUTOFF = dt.datetime(2024, 6, 1)
+BASE = dt.datetime(2024, 1, 1)
+CUSTOMERS = ["a", "b", "c", "d"]
+CATEGORIES = ["x", "y", "z"]
+
+
+def _rows(draw: st.DrawFn, start: dt.datetime, days: int, n: tuple[int, int]) -> list[tuple]:
+    count = draw(st.integers(*n))
+    return [
+        (
+            draw(st.sampled_from([*CUSTOMERS, "new"])),
+            start + dt.timedelta(seconds=draw(st.integers(0, days * 86_400 - 1))),
+            draw(st.sampled_from([-5.0, 3.5, 10.0, 24.99, 80.0])),
+            draw(st.sampled_from(CATEGORIES)),
+        )
+        for _ in range(count)
+    ]
+
+
+@st.composite
+def history_and_future(draw: st.DrawFn) -> tuple[list[tuple], list[tuple], list[tuple]]:
+    past = _rows(draw, BASE, (CUTOFF - BASE).days, (1, 40))
+    # purchases on the cutoff's own day boundary and later: all must be ignored
+    future = _rows(draw, CUTOFF, 200, (1, 30))
+    future.append((draw(st.sampled_from(CUSTOMERS)), CUTOFF, 50.0, "x"))
+    events = [
+        (
+            draw(st.sampled_from(CUSTOMERS)),
+            CUTOFF + dt.timedelta(hours=draw(st.integers(0, 2000))),
+            draw(st.sampled_from(["complaint", "support_ticket", "nps"])),
+            float(draw(st.integers(0, 10))),
+        )
+        for _ in range(draw(st.integers(0, 5)))
+    ]
+    return past, future, events
+
+
+def _tx_table(rows: list[tuple]) -> pa.Table:
+    customer, ts, amount, category = zip(*rows, strict=True) if rows else ([], [], [], [])
+    return pa.table(
+        {
+            "customer_id": pa.array(customer, pa.string()),
+            "timestamp": pa.array(ts, pa.timestamp("us")),
+            "amount": pa.array(amount, pa.float64()),
+            "category": pa.array(category, pa.string()),
+        }
+    )
+
+
+def _event_table(rows: list[tuple]) -> pa.Table:
+    customer, ts, kind, value = zip(*rows, strict=True) if rows else ([], [], [], [])
+    return pa.table(
+        {
+            "customer_id": pa.array(customer, pa.string()),
+            "timestamp": pa.array(ts, pa.timestamp("us")),
+            "type": pa.array(kind, pa.string()),
+            "value": pa.array(value, pa.float64()),
+        }
+    )
+
+
+PAST_EVENTS = [
+    ("a", dt.datetime(2024, 5, 20), "complaint", float("nan")),
+    ("b", dt.datetime(2024, 3, 1), "nps", 4.0),
+]
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(history_and_future())
+def test_build_features_ignores_rows_at_or_after_cutoff(
+    data: tuple[list[tuple], list[tuple], list[tuple]],
+) -> None:
+    past, future, future_events = data
+    con = ibis.duckdb.connect()
+    config = features.FeatureConfig(btyd_enabled=True)
+
+    def run(tx_rows: list[tuple], ev_rows: list[tuple], name: str) -> pd.DataFrame:
+        tx = con.create_table(f"tx_{name}", _tx_table(tx_rows), overwrite=True)
+        ev = con.create_table(f"ev_{name}", _event_table(ev_rows), overwrite=True)
+        out = features.build_features(tx, [CUTOFF], config, events=ev, horizon_days=HORIZON)
+        return out.to_pandas()
+
+    before = run(past, PAST_EVENTS, "before")
+    after = run(past + future, PAST_EVENTS + future_events, "after")
+    _compare(pa.Table.from_pandas(after, preserve_index=False), before)
+
+
+def test_build_features_ignore_the_real_future(
+    small: synthetic.DemoData, con: ibis.BaseBackend
+) -> None:
+    """Adding the held-back future (and more) changes nothing at the data end, BG/NBD included."""
+    end = pd.Timestamp(small.params.end_date)
+    cutoffs = [end, end - pd.Timedelta(days=200)]
+    config = features.FeatureConfig()
+    observed = con.create_table("tx_obs", small.transactions, overwrite=True)
+    everything = con.create_table(
+        "tx_all", pa.concat_tables([small.transactions, small.future_transactions]), overwrite=True
+    )
+    ev_obs = con.create_table("ev_obs", small.events, overwrite=True)
+    ev_all = con.create_table(
+        "ev_all", pa.concat_tables([small.events, small.future_events]), overwrite=True
+    )
+    before = features.build_features(observed, cutoffs, config, events=ev_obs, horizon_days=HORIZON)
+    after = features.build_features(
+        everything, cutoffs, config, events=ev_all, horizon_days=HORIZON
+    )
+    assert small.future_transactions.num_rows > 0
+    assert before.column("btyd_p_alive").null_count == 0
+    # Equal up to the order of floating-point additions in DuckDB's parallel aggregation.
+    _compare(after, before.to_pandas())
