@@ -273,41 +273,28 @@ def _transaction_features(
         "spend_so_far",
         "spend_before_day",
     ]
-    refunds = tx.filter(tx.amount < 0).select(
-        "customer_id",
-        "timestamp",
-        "amount",
-        day=no_float,
-        first_of_day=ibis.literal(False),
-        prev_day=no_float,
-        gap=no_float,
-        spend_so_far=no_float,
-        spend_before_day=no_float,
-    )
-    rows = purchases.select(*columns).union(refunds.select(*columns))
+    rows = purchases.select(*columns)
     rows = rows.mutate(ts=_days(rows.timestamp))
     joined = rows.join(cut, rows.timestamp < cut.cutoff)
     joined = joined.mutate(c=_days(joined.cutoff))
     # ages in days before the cutoff, computed once per joined row
     joined = joined.mutate(age=joined.c - joined.ts, day_age=joined.c - joined.day)
     c, age, day_age = joined.c, joined.age, joined.day_age
-    is_purchase = joined.amount > 0
     t = config.trend_days
     aggregates: dict[str, Any] = {
-        "last_ts": joined.ts.max(where=is_purchase),
-        "first_ts": joined.ts.min(where=is_purchase),
+        "last_ts": joined.ts.max(),
+        "first_ts": joined.ts.min(),
         "c_days": c.max(),
         "frequency": joined.first_of_day.sum(),
-        "n_purchases": joined.amount.count(where=is_purchase),
-        "monetary_sum": joined.amount.sum(where=is_purchase),
-        "monetary_std": joined.amount.std(where=is_purchase),
-        "monetary_max": joined.amount.max(where=is_purchase),
-        "refunded": -joined.amount.sum(where=~is_purchase),
+        "n_purchases": joined.amount.count(),
+        "monetary_sum": joined.amount.sum(),
+        "monetary_std": joined.amount.std(),
+        "monetary_max": joined.amount.max(),
         # running spends only grow, so the largest values belong to the last purchase day
         "spend_through_last_day": joined.spend_so_far.max(),
         "spend_before_last_day": joined.spend_before_day.max(),
-        "first_day": joined.day.min(where=is_purchase),
-        "last_day": joined.day.max(where=is_purchase),
+        "first_day": joined.day.min(),
+        "last_day": joined.day.max(),
         "gap_std_days": joined.gap.std(),
         "gap_max_days": joined.gap.max(),
         # previous purchase days grow with the day, so the largest is the last day's
@@ -315,20 +302,30 @@ def _transaction_features(
         # day_age is a whole number of days >= 1; periods 0 .. active_periods - 1
         "active_months": ((day_age - 1) / PERIOD_DAYS)
         .floor()
-        .nunique(where=is_purchase & (day_age <= config.active_periods * PERIOD_DAYS)),
-        "trend_prev_n": joined.amount.count(where=is_purchase & (age > t) & (age <= 2 * t)),
-        "trend_prev_spend": joined.amount.sum(where=is_purchase & (age > t) & (age <= 2 * t)),
+        .nunique(where=day_age <= config.active_periods * PERIOD_DAYS),
+        "trend_prev_n": joined.amount.count(where=(age > t) & (age <= 2 * t)),
+        "trend_prev_spend": joined.amount.sum(where=(age > t) & (age <= 2 * t)),
     }
     for w in sorted({*config.windows, t}):
-        aggregates[f"purchases_{w}d"] = joined.amount.count(where=is_purchase & (age <= w))
-        aggregates[f"spend_{w}d"] = joined.amount.sum(where=is_purchase & (age <= w))
+        aggregates[f"purchases_{w}d"] = joined.amount.count(where=(age <= w))
+        aggregates[f"spend_{w}d"] = joined.amount.sum(where=(age <= w))
     agg = joined.group_by(["customer_id", "cutoff"]).aggregate(**aggregates)
-    agg = agg.filter(agg.n_purchases > 0)
     if active_within_days is not None:
         agg = agg.filter(agg.c_days - agg.last_ts <= active_within_days)
+    agg = _with_refunds(agg, tx, cut)
     if has_category:
         agg = _with_category_counts(agg, tx, cut)
     return _derive(agg, config, has_category)
+
+
+def _with_refunds(agg: ir.Table, tx: ir.Table, cut: ir.Table) -> ir.Table:
+    """Refunded amount before each cutoff (refunds are few: aggregated on their own)."""
+    refunds = tx.filter(tx.amount < 0)
+    joined = refunds.join(cut, refunds.timestamp < cut.cutoff)
+    refunded = joined.group_by(["customer_id", "cutoff"]).aggregate(refunded=-joined.amount.sum())
+    return agg.left_join(
+        refunded, [agg.customer_id == refunded.customer_id, agg.cutoff == refunded.cutoff]
+    ).select(agg, refunded.refunded)
 
 
 def _with_category_counts(agg: ir.Table, tx: ir.Table, cut: ir.Table) -> ir.Table:
