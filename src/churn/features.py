@@ -194,7 +194,9 @@ def build_features(
     started = time.perf_counter()
     cut = _cutoff_table(cutoffs)
     has_category = "category" in transactions.columns
-    query = _transaction_features(transactions, cut, config, has_category, active_within_days)
+    # BG/NBD is fitted on every buyer, so with it the population filter comes after the fit.
+    sql_filter = None if config.btyd_enabled else active_within_days
+    query = _transaction_features(transactions, cut, config, has_category, sql_filter)
     if events is not None:
         query = _with_event_features(query, events, cut, config)
     table = query.order_by(["cutoff", "customer_id"]).to_pyarrow()
@@ -205,7 +207,13 @@ def build_features(
         time.perf_counter() - started,
     )
     if config.btyd_enabled:
-        table = _with_btyd(table, transactions, cut, config, horizon_days)
+        keep = None
+        if active_within_days is not None:
+            recency = pc.subtract(table["c_days"], table["last_ts"])
+            keep = pc.less_equal(recency, active_within_days).to_numpy(zero_copy_only=False)
+        table = _with_btyd(table, config, horizon_days, score=keep)
+        if keep is not None:
+            table = table.filter(pa.array(keep))
     docs = feature_docs(config, has_category=has_category, has_events=events is not None)
     return _finalise(table, docs)
 
@@ -299,10 +307,19 @@ def _transaction_features(
         "gap_max_days": joined.gap.max(),
         # previous purchase days grow with the day, so the largest is the last day's
         "prev_last_day": joined.prev_day.max(),
-        # day_age is a whole number of days >= 1; periods 0 .. active_periods - 1
-        "active_months": ((day_age - 1) / PERIOD_DAYS)
-        .floor()
-        .nunique(where=day_age <= config.active_periods * PERIOD_DAYS),
+        # Periods of 30 days counted back from the cutoff (day_age is a whole number >= 1).
+        # Each active period has one purchase day whose previous purchase day lies in an older
+        # period (or is none): counting those days avoids a costly distinct count.
+        "active_months": joined.first_of_day.sum(
+            where=(day_age <= config.active_periods * PERIOD_DAYS)
+            & (
+                joined.prev_day.isnull()
+                | (
+                    ((day_age - 1) / PERIOD_DAYS).floor()
+                    != ((c - joined.prev_day - 1) / PERIOD_DAYS).floor()
+                )
+            )
+        ),
         "trend_prev_n": joined.amount.count(where=(age > t) & (age <= 2 * t)),
         "trend_prev_spend": joined.amount.sum(where=(age > t) & (age <= 2 * t)),
     }
@@ -420,36 +437,16 @@ def _with_event_features(
     )
 
 
-def rfm_summary(transactions: ir.Table, cutoffs: Sequence[pd.Timestamp | str]) -> pd.DataFrame:
-    """BTYD summary counts per cutoff over every customer with a purchase before it.
-
-    Returns one row per distinct (cutoff, x, t_x, T) with its number of customers ``n``, where
-    x is the number of repeat purchase days, t_x the days from the first to the last purchase
-    day and T the days from the first purchase day to the cutoff.
-    """
-    cut = _cutoff_table(cutoffs)
-    purchases = transactions.filter(transactions.amount > 0)
-    days = purchases.select("customer_id", day=_days(purchases.timestamp.truncate("D"))).distinct()
-    joined = days.join(cut, days.day < _days(cut.cutoff))
-    per_customer = joined.group_by(["customer_id", "cutoff"]).aggregate(
-        x=joined.day.count() - 1,
-        t_x=joined.day.max() - joined.day.min(),
-        T=_days(joined.cutoff).max() - joined.day.min(),
-    )
-    summary = per_customer.group_by(["cutoff", "x", "t_x", "T"]).aggregate(n=per_customer.count())
-    return summary.to_pandas()
-
-
 def _with_btyd(
-    table: pa.Table,
-    transactions: ir.Table,
-    cut: ir.Table,
-    config: FeatureConfig,
-    horizon_days: int,
+    table: pa.Table, config: FeatureConfig, horizon_days: int, *, score: np.ndarray | None
 ) -> pa.Table:
-    """Fit BG/NBD at each cutoff on every buyer so far; score the feature rows."""
-    cutoffs = cut.to_pyarrow()["cutoff"].to_pylist()
-    summary = rfm_summary(transactions, cutoffs)
+    """Fit BG/NBD at each cutoff on every buyer so far (the rows of ``table``).
+
+    Only the rows where ``score`` is true (all when None) get the model's outputs.
+
+    The model's summary per customer: x repeat purchase days, t_x from the first to the last
+    purchase day, T from the first purchase day to the cutoff, in ``time_unit_days``.
+    """
     unit = config.btyd_time_unit_days
     frame = table.select(["cutoff", "frequency", "first_day", "last_day", "c_days"]).to_pandas()
     x = frame["frequency"].to_numpy(dtype=float) - 1
@@ -458,9 +455,11 @@ def _with_btyd(
     p_alive = np.full(len(frame), np.nan)
     expected = np.full(len(frame), np.nan)
     previous: btyd.BGNBDParams | None = None  # warm start: neighbouring cutoffs fit alike
-    for cutoff, group in summary.groupby("cutoff"):
-        day = pd.Timestamp(str(cutoff)).date()
-        buyers = int(group["n"].sum())
+    cutoff_codes = frame["cutoff"].to_numpy()
+    for cutoff in np.unique(cutoff_codes):
+        rows = cutoff_codes == cutoff
+        day = pd.Timestamp(cutoff).date()
+        buyers = int(rows.sum())
         if buyers < config.btyd_min_customers:
             log.warning(
                 "BG/NBD at %s: %d buyers, fewer than features.btyd.min_customers=%d; "
@@ -472,10 +471,9 @@ def _with_btyd(
             continue
         try:
             params = btyd.fit_bgnbd(
-                group["x"].to_numpy(dtype=float),
-                group["t_x"].to_numpy(dtype=float) / unit,
-                group["T"].to_numpy(dtype=float) / unit,
-                weights=group["n"].to_numpy(dtype=float),
+                x[rows],
+                t_x[rows],
+                big_t[rows],
                 penalizer=config.btyd_penalizer,
                 initial=previous,
             )
@@ -484,7 +482,8 @@ def _with_btyd(
             continue
         log.info("BG/NBD at %s on %d buyers: %s", day, buyers, params)
         previous = params
-        rows = (frame["cutoff"] == cutoff).to_numpy()
+        if score is not None:
+            rows &= score
         p_alive[rows] = btyd.p_alive(params, x[rows], t_x[rows], big_t[rows])
         expected[rows] = btyd.expected_purchases(
             params, horizon_days / unit, x[rows], t_x[rows], big_t[rows]
