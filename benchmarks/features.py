@@ -75,8 +75,8 @@ WITH p AS (
     FROM read_parquet('{tx}') WHERE amount > 0
 ), w AS (
     SELECT *,
-        lag(day) OVER (PARTITION BY customer_id ORDER BY timestamp, amount) AS prev_day,
-        sum(amount) OVER (PARTITION BY customer_id ORDER BY timestamp, amount
+        lag(day) OVER (PARTITION BY customer_id ORDER BY timestamp) AS prev_day,
+        sum(amount) OVER (PARTITION BY customer_id ORDER BY timestamp
                           ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS spend_so_far
     FROM p
 ), rows AS (

@@ -258,3 +258,34 @@ def test_build_features_ignore_the_real_future(
     assert before.column("btyd_p_alive").null_count == 0
     # Equal up to the order of floating-point additions in DuckDB's parallel aggregation.
     _compare(after, before.to_pandas())
+
+
+def test_build_features_tied_timestamps_match_reference() -> None:
+    """Several purchases at the same instant: day counts, gaps and spends stay exact."""
+    t0 = dt.datetime(2024, 3, 1, 12)
+    rows = [
+        ("a", t0, 10.0, "x"),
+        ("a", t0, 30.0, "y"),
+        ("a", t0, 20.0, "x"),
+        ("a", t0 + dt.timedelta(days=9), 5.0, "y"),
+        ("a", t0 + dt.timedelta(days=9), 7.0, "y"),
+        ("a", t0 + dt.timedelta(days=30, hours=3), 1.0, "z"),
+        ("b", t0, 4.0, "x"),
+        ("b", t0, 4.0, "x"),
+    ]
+    table = _tx_table(rows)
+    config = features.FeatureConfig(btyd_enabled=False)
+    tx = ibis.duckdb.connect().create_table("ties", table)
+    got = features.build_features(tx, [CUTOFF], config, horizon_days=HORIZON)
+    expected = reference_features(
+        table.to_pandas(),
+        [pd.Timestamp(CUTOFF)],
+        config,
+        events=None,
+        horizon_days=HORIZON,
+        active_within_days=None,
+    )
+    _compare(got, expected)
+    a = got.to_pandas().set_index("customer_id").loc["a"]
+    assert a["frequency"] == 3
+    assert a["last_amount"] == 1.0

@@ -246,12 +246,10 @@ def _transaction_features(
     # purchase days; the same order decides which of several tied rows comes first, so exactly
     # one row per day carries it. The running spend gives the last day's spend without a
     # second window: spend through the last day minus spend before it.
-    in_order = ibis.window(
-        group_by=purchases.customer_id, order_by=[purchases.timestamp, purchases.amount]
-    )
+    in_order = ibis.window(group_by=purchases.customer_id, order_by=purchases.timestamp)
     running = ibis.window(
         group_by=purchases.customer_id,
-        order_by=[purchases.timestamp, purchases.amount],
+        order_by=purchases.timestamp,
         preceding=None,
         following=0,
     )
