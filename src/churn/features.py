@@ -34,8 +34,6 @@ log = logging.getLogger(__name__)
 
 SECONDS_PER_DAY = 86_400.0
 PERIOD_DAYS = 30
-LIFECYCLE_STAGES = ("new", "established", "lapsing")
-KEYS = ("customer_id", "cutoff")
 
 
 @dataclass(frozen=True)
