@@ -297,8 +297,6 @@ def _transaction_features(
         # running spends only grow, so the largest values belong to the last purchase day
         "spend_through_last_day": joined.spend_so_far.max(),
         "spend_before_last_day": joined.spend_before_day.max(),
-        "first_day": joined.day.min(),
-        "last_day": joined.day.max(),
         "gap_std_days": joined.gap.std(),
         "gap_max_days": joined.gap.max(),
         # previous purchase days grow with the day, so the largest is the last day's
@@ -316,13 +314,20 @@ def _transaction_features(
                 )
             )
         ),
-        "trend_prev_n": joined.amount.count(where=(age > t) & (age <= 2 * t)),
-        "trend_prev_spend": joined.amount.sum(where=(age > t) & (age <= 2 * t)),
     }
-    for w in sorted({*config.windows, t}):
+    for w in sorted({*config.windows, t, 2 * t}):
         aggregates[f"purchases_{w}d"] = joined.amount.count(where=(age <= w))
         aggregates[f"spend_{w}d"] = joined.amount.sum(where=(age <= w))
     agg = joined.group_by(["customer_id", "cutoff"]).aggregate(**aggregates)
+    spend_t, spend_2t = agg[f"spend_{t}d"].fill_null(0.0), agg[f"spend_{2 * t}d"].fill_null(0.0)
+    agg = agg.mutate(
+        # timestamps in days since the epoch: their whole part is their day
+        first_day=agg.first_ts.floor().cast("float64"),
+        last_day=agg.last_ts.floor().cast("float64"),
+        # the trend's earlier period (t, 2t] as the difference of two windows
+        trend_prev_n=agg[f"purchases_{2 * t}d"] - agg[f"purchases_{t}d"],
+        trend_prev_spend=spend_2t - spend_t,
+    )
     if active_within_days is not None:
         agg = agg.filter(agg.c_days - agg.last_ts <= active_within_days)
     agg = _with_refunds(agg, tx, cut)
