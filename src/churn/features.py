@@ -315,18 +315,20 @@ def _transaction_features(
             )
         ),
     }
-    for w in sorted({*config.windows, t, 2 * t}):
+    spans = sorted({*config.windows, t, 2 * t})
+    for w in spans:
         aggregates[f"purchases_{w}d"] = joined.amount.count(where=(age <= w))
         aggregates[f"spend_{w}d"] = joined.amount.sum(where=(age <= w))
     agg = joined.group_by(["customer_id", "cutoff"]).aggregate(**aggregates)
-    spend_t, spend_2t = agg[f"spend_{t}d"].fill_null(0.0), agg[f"spend_{2 * t}d"].fill_null(0.0)
+    # no purchase in a window: spend 0, not missing
+    agg = agg.mutate(**{f"spend_{w}d": agg[f"spend_{w}d"].fill_null(0.0) for w in spans})
     agg = agg.mutate(
         # timestamps in days since the epoch: their whole part is their day
         first_day=agg.first_ts.floor().cast("float64"),
         last_day=agg.last_ts.floor().cast("float64"),
         # the trend's earlier period (t, 2t] as the difference of two windows
         trend_prev_n=agg[f"purchases_{2 * t}d"] - agg[f"purchases_{t}d"],
-        trend_prev_spend=spend_2t - spend_t,
+        trend_prev_spend=agg[f"spend_{2 * t}d"] - agg[f"spend_{t}d"],
     )
     if active_within_days is not None:
         agg = agg.filter(agg.c_days - agg.last_ts <= active_within_days)
@@ -370,11 +372,7 @@ def _derive(agg: ir.Table, config: FeatureConfig, has_category: bool) -> ir.Tabl
         (agg.last_day - agg.first_day) / (agg.frequency - 1),
         ibis.null("float64"),
     )
-    spend_last = agg[f"spend_{t}d"].fill_null(0.0)
     derived: dict[str, Any] = {
-        f"spend_{w}d": agg[f"spend_{w}d"].fill_null(0.0) for w in config.windows
-    }
-    derived |= {
         "recency_days": recency,
         "tenure_days": agg.c_days - agg.first_ts,
         "monetary_mean": agg.monetary_sum / agg.n_purchases,
@@ -385,7 +383,7 @@ def _derive(agg: ir.Table, config: FeatureConfig, has_category: bool) -> ir.Tabl
         f"purchase_trend_{t}d": (
             (agg[f"purchases_{t}d"] + 1).cast("float64") / (agg.trend_prev_n + 1)
         ).ln(),
-        f"spend_trend_{t}d": ((spend_last + 1) / (agg.trend_prev_spend.fill_null(0.0) + 1)).ln(),
+        f"spend_trend_{t}d": ((agg[f"spend_{t}d"] + 1) / (agg.trend_prev_spend + 1)).ln(),
         "refund_share": agg.refunded.fill_null(0.0) / agg.monetary_sum,
         "lifecycle_stage": ibis.cases(
             (agg.c_days - agg.first_ts < config.new_days, "new"),
