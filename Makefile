@@ -6,6 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export MLFLOW_DISABLE_TELEMETRY := true
+export MLFLOW_LOGGING_LEVEL := WARNING
 
 .PHONY: setup demo test lint format lock benchmarks clean
 
@@ -19,8 +20,7 @@ setup: $(STAMP)  ## create .venv and install the project with its pinned depende
 
 demo: setup  ## the main job end to end on the built-in demo data
 	$(BIN)/python -m pipelines.generate
-	$(BIN)/python -m pipelines.validate
-	$(BIN)/python -m pipelines.training_table
+	$(BIN)/python -m pipelines.train
 
 test: setup lint  ## lint, type-check and run the whole test suite
 	$(BIN)/python -m pytest

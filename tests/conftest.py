@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
@@ -49,3 +50,25 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run the test from an empty working directory."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def small_training_table(small_demo_dir: Path) -> pd.DataFrame:
+    """The labelled table of the small demo folder (default label and feature configs)."""
+    from churn import engine, labels
+    from churn.features import FeatureConfig
+
+    con = engine.connect({"name": "duckdb"})
+    tx = con.read_parquet(small_demo_dir / "transactions.parquet")
+    events = con.read_parquet(small_demo_dir / "events.parquet")
+    end = labels.data_end(tx)
+    label_config = labels.LabelConfig()
+    table = labels.training_table(
+        tx,
+        labels.cutoff_schedule(end, label_config),
+        FeatureConfig(),
+        label_config,
+        end=end,
+        events=events,
+    )
+    return table.to_pandas()

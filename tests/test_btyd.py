@@ -414,6 +414,37 @@ def test_expected_purchases_matches_monte_carlo() -> None:
     assert predicted[(x == 1) & stale].mean() < 0.7 * predicted[(x == 1) & ~stale].mean()
 
 
+def test_p_no_purchase_matches_monte_carlo() -> None:
+    t = 13.0
+    t_end = _weeks(100_000, seed=9)
+    x, t_x, future = _simulate_with_future(TRUE, t_end, t, seed=10)
+
+    predicted = btyd.p_no_purchase(TRUE, t, x, t_x, t_end)
+
+    none = (future == 0).astype(float)
+    stale = t_x < t_end / 2
+    for name, rows in {
+        "x=0": x == 0,
+        "x=1-3 recent": (x >= 1) & (x <= 3) & ~stale,
+        "x=1-3 stale": (x >= 1) & (x <= 3) & stale,
+        "x>=4": x >= 4,
+        "all": np.ones(x.size, dtype=bool),
+    }.items():
+        gap = none[rows] - predicted[rows]
+        z = gap.mean() / (gap.std() / np.sqrt(rows.sum()))
+        assert abs(z) < 4, (name, none[rows].mean(), predicted[rows].mean())
+    assert np.all((predicted >= 0) & (predicted <= 1))
+
+
+def test_p_no_purchase_limits() -> None:
+    assert btyd.p_no_purchase(TRUE, 0.0, [3], [10.0], [20.0]) == pytest.approx([1.0])
+    gone = btyd.p_no_purchase(TRUE, 1e9, [3], [10.0], [20.0])
+    alive = btyd.p_alive(TRUE, [3], [10.0], [20.0])
+    np.testing.assert_allclose(gone, 1 - alive, rtol=1e-9)
+    with pytest.raises(ValueError, match="p_no_purchase: t must be"):
+        btyd.p_no_purchase(TRUE, -1.0, [3], [10.0], [20.0])
+
+
 @pytest.mark.parametrize(
     ("params", "t", "x", "t_x", "t_end"),
     [

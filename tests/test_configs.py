@@ -16,7 +16,11 @@ GROUP_OPTIONS = sorted(
     for option in group.glob("*.yaml")
 )
 # Values that must be given on the command line (marked ??? in the config) or come from Hydra.
-REQUIRED = {"data.path": "some/where.parquet", "output_dir": "out"}
+REQUIRED = {
+    "data.path": "some/where.parquet",
+    "output_dir": "out",
+    "tracking.uri": "http://127.0.0.1:5000",
+}
 
 
 def _overrides(cfg_keys: set[str]) -> list[str]:
@@ -24,7 +28,7 @@ def _overrides(cfg_keys: set[str]) -> list[str]:
 
 
 def test_primary_configs_found() -> None:
-    assert {"generate", "validate", "training_table"} <= set(PRIMARY)
+    assert {"generate", "validate", "training_table", "train"} <= set(PRIMARY)
 
 
 @pytest.mark.parametrize("name", PRIMARY)
@@ -42,6 +46,9 @@ GROUP_USE = {
     "label": ("training_table", "label={option}"),
     "features": ("training_table", "features={option}"),
     "engine": ("training_table", "engine={option}"),
+    "model": ("train", "model={option}"),
+    "calibration": ("train", "calibration={option}"),
+    "tracking": ("train", "tracking={option}"),
 }
 
 
@@ -83,3 +90,29 @@ def test_label_and_feature_configs_build() -> None:
     LabelConfig.from_mapping(OmegaConf.to_container(cfg.label))  # type: ignore[arg-type]
     features = FeatureConfig.from_mapping(OmegaConf.to_container(cfg.features))  # type: ignore[arg-type]
     assert features.windows == (30, 90, 180, 365)
+
+
+def test_train_config_builds_every_part() -> None:
+    from churn import promotion, tracking
+    from churn.calibration import validate_method
+    from churn.model import ModelConfig
+
+    cfg = compose_config("train", ["output_dir=out"])
+    model = ModelConfig.from_mapping(OmegaConf.to_container(cfg.model))  # type: ignore[arg-type]
+    assert model.tuning.n_trials == 0
+    assert set(model.tuning.space) >= {"learning_rate", "num_leaves"}
+    assert validate_method(cfg.calibration.method) == "isotonic"
+    track = tracking.TrackingConfig.from_mapping(OmegaConf.to_container(cfg.tracking))  # type: ignore[arg-type]
+    assert track.uri == "sqlite:///mlflow.db"
+    policy = promotion.PromotionPolicy.from_mapping(OmegaConf.to_container(cfg.promotion))  # type: ignore[arg-type]
+    assert policy.metrics == ("roc_auc", "brier")
+    assert cfg.model_dir == "models/churn"
+
+
+@pytest.mark.parametrize(("option", "enabled"), [("none", False), ("server", True)])
+def test_tracking_options_extend_sqlite(option: str, enabled: bool) -> None:
+    cfg = compose_config("train", [f"tracking={option}", "output_dir=out", "tracking.uri=x"])
+    assert cfg.tracking.enabled is enabled
+    assert cfg.tracking.registered_model == "churn"
+    if option == "server":
+        assert OmegaConf.is_missing(compose_config("train", ["tracking=server"]).tracking, "uri")

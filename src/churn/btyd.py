@@ -297,6 +297,45 @@ def expected_purchases(
     return np.maximum(if_alive * alive, 0.0)
 
 
+def p_no_purchase(
+    params: BGNBDParams,
+    t: float,
+    frequency: npt.ArrayLike,
+    recency: npt.ArrayLike,
+    T: npt.ArrayLike,  # noqa: N803 - the BTYD literature's name
+) -> np.ndarray:
+    """Probability of no purchase in ``(T, T + t]`` given each customer's history: BG/NBD churn.
+
+    A customer who is gone never buys again. One who is still active buys at their Poisson rate
+    (dropping out only right after a purchase), and given that they are active their rate's
+    posterior is ``Gamma(r + x, alpha + T)``, so ``P(no purchase | alive) = E[exp(-lambda t)]
+    = ((alpha + T) / (alpha + T + t)) ** (r + x)``. Hence
+    ``1 - P(alive) * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x))``.
+
+    Args:
+        params: Model parameters.
+        t: Length of the future window, in the data's time unit (>= 0).
+        frequency: Repeat purchases per customer.
+        recency: Time of the last purchase since the first, per customer.
+        T: Time from the first purchase to the end of observation, per customer.
+
+    Returns:
+        Probabilities per customer, shaped like the inputs.
+
+    Raises:
+        DataError: (a ``ValueError``) for non-finite, negative or inconsistent input.
+        ValueError: if ``t`` is not a finite number >= 0.
+    """
+    where = "p_no_purchase"
+    if not (isinstance(t, int | float | np.floating | np.integer) and np.isfinite(t) and t >= 0):
+        raise ValueError(f"{where}: t must be a finite number >= 0; got {t!r}")
+    x, t_x, t_end = _validated_summary(where, frequency, recency, T)
+    alive = _p_alive(params, x, t_x, t_end)
+    # log P(no purchase | alive) = -(r + x) * log1p(t / (alpha + T))
+    buys_if_alive = -np.expm1(-(params.r + x) * np.log1p(t / (params.alpha + t_end)))
+    return 1.0 - alive * buys_if_alive
+
+
 def simulate_bgnbd(
     params: BGNBDParams,
     *,

@@ -22,3 +22,19 @@ class DataError(ChurnError, ValueError):
     """Input data that breaks the data contract (DESIGN.md section 2)."""
 
     exit_code = 3
+
+
+class InsufficientHistoryError(DataError):
+    """Too little history for the chosen horizon and cutoff step."""
+
+
+class TrackingError(ChurnError):
+    """The tracking server could not be reached or refused a write (the bundle is still saved)."""
+
+    exit_code = 4
+
+
+class BundleError(ChurnError):
+    """A model bundle that is missing, tampered with or does not fit the data."""
+
+    exit_code = 5

@@ -48,7 +48,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from churn.errors import ConfigError
+from churn.errors import ConfigError, DataError
 from churn.files import atomic_directory
 
 log = logging.getLogger(__name__)
@@ -803,6 +803,34 @@ def oracle_no_purchase(
     return pd.Series(
         result, index=pd.Index(gt["customer_id"], name="customer_id"), name="p_no_purchase"
     )
+
+
+def oracle_for_rows(
+    ground_truth: pd.DataFrame,
+    params: WorldParams,
+    keys: pd.DataFrame,
+    *,
+    horizon_days: int,
+) -> np.ndarray:
+    """:func:`oracle_no_purchase` for (customer_id, cutoff) rows, in their order.
+
+    Raises:
+        DataError: when a row's customer had not bought before its cutoff in the ground truth
+            (the rows do not come from this world).
+    """
+    out = np.empty(len(keys))
+    cutoffs = keys["cutoff"].to_numpy()
+    for cutoff in np.unique(cutoffs):
+        rows = cutoffs == cutoff
+        oracle = oracle_no_purchase(ground_truth, params, cutoff, horizon_days=horizon_days)
+        values = oracle.reindex(keys["customer_id"].to_numpy()[rows]).to_numpy()
+        if np.isnan(values).any():
+            raise DataError(
+                f"oracle_for_rows: {int(np.isnan(values).sum())} customers at cutoff "
+                f"{pd.Timestamp(cutoff).date()} are not buyers of the generated world"
+            )
+        out[rows] = values
+    return out
 
 
 def _oracle_block(

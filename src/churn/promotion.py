@@ -1,0 +1,132 @@
+"""When a new model may become the registry's ``champion`` (DESIGN.md section 5).
+
+A model is promoted when it beats every baseline on its test cutoff in each gate metric, and
+its test metrics are no worse than the current champion's recorded ones (within a tolerance)
+for the same horizon. Otherwise it stays ``challenger``. The decision is a pure function of the
+recorded metrics; :mod:`churn.tracking` applies it to the registry.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from churn import evaluation
+from churn.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class PromotionPolicy:
+    """Gate metrics and the tolerance against the champion (``promotion`` in conf/train.yaml)."""
+
+    metrics: tuple[str, ...] = ("roc_auc", "brier")
+    tolerance: float = 0.005
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> PromotionPolicy:
+        """Build from the ``promotion`` config node."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(
+                f"promotion: unknown keys {unknown}; expected some of {sorted(known)}"
+            )
+        policy = cls(
+            metrics=tuple(values.get("metrics", cls.metrics)),
+            tolerance=float(values.get("tolerance", cls.tolerance)),
+        )
+        for metric in policy.metrics:
+            if metric not in evaluation.METRIC_DIRECTIONS:
+                raise ConfigError(
+                    f"promotion.metrics: {metric!r} is not a metric; expected some of "
+                    f"{sorted(evaluation.METRIC_DIRECTIONS)}"
+                )
+        if not policy.metrics or not (math.isfinite(policy.tolerance) and policy.tolerance >= 0):
+            raise ConfigError(
+                "promotion: expected at least one metric and a tolerance >= 0; got "
+                f"{list(policy.metrics)}, {policy.tolerance}"
+            )
+        return policy
+
+
+@dataclass(frozen=True)
+class Champion:
+    """The current champion's recorded test metrics (``test/<metric>``) and horizon."""
+
+    version: str
+    metrics: Mapping[str, float]
+    horizon_days: int | None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether to promote, and why (one line per check)."""
+
+    promote: bool
+    reasons: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {"promote": self.promote, "reasons": list(self.reasons)}
+
+
+def _beats(metric: str, new: float, old: float) -> bool:
+    if math.isnan(new) or math.isnan(old):
+        return False
+    if evaluation.METRIC_DIRECTIONS[metric] == "higher":
+        return new > old
+    return new < old
+
+
+def decide(
+    metrics: Mapping[str, float],
+    *,
+    baselines: Sequence[str],
+    horizon_days: int,
+    policy: PromotionPolicy,
+    champion: Champion | None = None,
+) -> Decision:
+    """Apply the gate to the flat test metrics of a training run.
+
+    Args:
+        metrics: ``test/<metric>`` for the model, ``test/<baseline>/<metric>`` for baselines.
+        baselines: the baselines the model must beat.
+        horizon_days: the new model's label horizon.
+        policy: gate metrics and tolerance.
+        champion: the current champion, None when there is none.
+    """
+    reasons: list[str] = []
+    promote = True
+    for metric in policy.metrics:
+        new = metrics.get(f"test/{metric}", math.nan)
+        for baseline in baselines:
+            old = metrics.get(f"test/{baseline}/{metric}", math.nan)
+            ok = _beats(metric, new, old)
+            promote &= ok
+            reasons.append(
+                f"{metric} {new:.4f} {'beats' if ok else 'does not beat'} {baseline} {old:.4f}"
+            )
+    if champion is None:
+        reasons.append("no current champion")
+    elif champion.horizon_days != horizon_days:
+        promote = False
+        reasons.append(
+            f"champion v{champion.version} has horizon {champion.horizon_days} days, this model "
+            f"{horizon_days}: not comparable; register under another name to change the horizon"
+        )
+    else:
+        for metric in policy.metrics:
+            new = metrics.get(f"test/{metric}", math.nan)
+            old = champion.metrics.get(f"test/{metric}", math.nan)
+            ok = not (math.isnan(old) or math.isnan(new)) and evaluation.is_better(
+                metric, new, old, tolerance=policy.tolerance
+            )
+            promote &= ok
+            reasons.append(
+                f"{metric} {new:.4f} {'is no worse than' if ok else 'is worse than'} champion "
+                f"v{champion.version} {old:.4f} (tolerance {policy.tolerance})"
+            )
+    return Decision(promote, reasons)

@@ -1,0 +1,314 @@
+"""MLflow tracking and registry (DESIGN.md section 7); the only module that imports mlflow.
+
+One run per training: the flattened config as params, the config YAML, the data fingerprint,
+metrics, plots, the bundle folder and the deployed model (scikit-learn flavour, skops format,
+with signature and an input example holding no customer id), registered with the alias
+``challenger`` and moved to ``champion`` when :mod:`churn.promotion` says so.
+
+Everything is logged after the bundle is written, so an unreachable tracking server loses
+nothing: :func:`log_training_run` raises :class:`~churn.errors.TrackingError` and the caller
+decides (``tracking.on_error``) whether the run fails or warns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import logging
+import math
+import os
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from churn.errors import ConfigError, TrackingError
+from churn.promotion import Champion, Decision
+
+log = logging.getLogger(__name__)
+
+ON_ERROR = ("fail", "warn")
+MODEL_ARTIFACT = "model"
+HORIZON_TAG = "horizon_days"
+CHAMPION, CHALLENGER = "champion", "challenger"
+# The types inside a calibrated encoder + LightGBM pipeline that skops does not trust by itself.
+SKOPS_TRUSTED_TYPES = [
+    "collections.OrderedDict",
+    "lightgbm.basic.Booster",
+    "lightgbm.sklearn.LGBMClassifier",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.frozen._frozen.FrozenEstimator",
+]
+_REQUIREMENTS = ("scikit-learn", "lightgbm", "pandas", "numpy", "scipy", "skops")
+_MAX_PARAM_LENGTH = 6000
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    """Where and how to track (``conf/tracking``)."""
+
+    enabled: bool = True
+    uri: str = "sqlite:///mlflow.db"
+    experiment: str = "churn"
+    registered_model: str = "churn"
+    on_error: str = "fail"
+    timeout_s: float = 10.0
+    max_retries: int = 0
+    log_model: bool = True
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> TrackingConfig:
+        """Build from the ``tracking`` config node."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"tracking: unknown keys {unknown}; expected some of {sorted(known)}")
+        config = cls(**dict(values))
+        if config.on_error not in ON_ERROR:
+            raise ConfigError(
+                f"tracking.on_error: expected one of {list(ON_ERROR)}; got {config.on_error!r}"
+            )
+        if config.enabled and not config.uri:
+            raise ConfigError("tracking.uri: expected a tracking URI; got an empty value")
+        if config.timeout_s <= 0 or config.max_retries < 0:
+            raise ConfigError(
+                "tracking: expected timeout_s > 0 and max_retries >= 0; got "
+                f"{config.timeout_s}, {config.max_retries}"
+            )
+        return config
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """What one training run logs."""
+
+    run_name: str
+    params: Mapping[str, Any]
+    config_yaml: str
+    fingerprint: Mapping[str, Any]
+    metrics: Mapping[str, float]
+    model: Any
+    input_example: pd.DataFrame
+    horizon_days: int
+    artifacts: Mapping[str, Path] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """Where the run went and what the registry now says."""
+
+    run_id: str
+    experiment_id: str
+    tracking_uri: str
+    model_uri: str | None = None
+    registered_model: str | None = None
+    version: str | None = None
+    aliases: tuple[str, ...] = ()
+    decision: Decision | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, for the bundle's manifest."""
+        return {
+            "run_id": self.run_id,
+            "experiment_id": self.experiment_id,
+            "tracking_uri": self.tracking_uri,
+            "model_uri": self.model_uri,
+            "registered_model": self.registered_model,
+            "version": self.version,
+            "aliases": list(self.aliases),
+            "promotion": None if self.decision is None else self.decision.to_dict(),
+        }
+
+
+def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as ``a.b.c`` keys; other values as they are."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _configure(config: TrackingConfig) -> None:
+    """Point MLflow at the configured store and bound its HTTP retries and timeouts."""
+    import mlflow
+
+    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = str(config.max_retries)
+    os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(max(1, math.ceil(config.timeout_s)))
+    mlflow.set_tracking_uri(config.uri)
+    mlflow.set_registry_uri(config.uri)
+
+
+def _tracking_errors() -> tuple[type[BaseException], ...]:
+    import requests
+    from mlflow.exceptions import MlflowException
+
+    return (MlflowException, OSError, requests.RequestException)
+
+
+def current_champion(config: TrackingConfig) -> Champion | None:
+    """The registered model's ``champion`` version with its run's test metrics, if any."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient(tracking_uri=config.uri, registry_uri=config.uri)
+    try:
+        version = client.get_model_version_by_alias(config.registered_model, CHAMPION)
+    except MlflowException as err:
+        if err.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+            return None
+        raise
+    metrics: dict[str, float] = {}
+    horizon: int | None = None
+    if version.run_id:
+        run = client.get_run(version.run_id)
+        metrics = dict(run.data.metrics)
+        param = run.data.params.get("label.horizon_days")
+        horizon = int(param) if param is not None else None
+    tag = (version.tags or {}).get(HORIZON_TAG)
+    if tag is not None:
+        horizon = int(tag)
+    return Champion(str(version.version), metrics, horizon)
+
+
+def log_training_run(
+    config: TrackingConfig,
+    run: TrainingRun,
+    *,
+    decide: Callable[[Champion | None], Decision],
+) -> RunRecord:
+    """Log one training run and register its model; ``decide`` gates the champion alias.
+
+    Raises:
+        TrackingError: the tracking store is unreachable or refused a write.
+    """
+    try:
+        return _log(config, run, decide)
+    except _tracking_errors() as err:
+        reason = " ".join(str(err).split())[:500]
+        raise TrackingError(f"tracking at {config.uri} failed: {reason}") from err
+
+
+def _log(
+    config: TrackingConfig, run: TrainingRun, decide: Callable[[Champion | None], Decision]
+) -> RunRecord:
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.models import infer_signature
+
+    _configure(config)
+    client = MlflowClient(tracking_uri=config.uri, registry_uri=config.uri)
+    experiment = mlflow.set_experiment(config.experiment)
+    with mlflow.start_run(run_name=run.run_name, experiment_id=experiment.experiment_id) as active:
+        run_id = active.info.run_id
+        mlflow.log_params({k: _param(v) for k, v in run.params.items()})
+        mlflow.set_tags({**run.tags, HORIZON_TAG: str(run.horizon_days)})
+        mlflow.log_text(run.config_yaml, "config.yaml")
+        mlflow.log_dict(dict(run.fingerprint), "data_fingerprint.json")
+        finite = {k: float(v) for k, v in run.metrics.items() if math.isfinite(float(v))}
+        skipped = sorted(set(run.metrics) - set(finite))
+        if skipped:
+            log.warning(
+                "tracking: %d metrics are not finite and were not logged: %s",
+                len(skipped),
+                skipped[:5],
+            )
+        mlflow.log_metrics(finite)
+        for name, path in run.artifacts.items():
+            if Path(path).is_dir():
+                mlflow.log_artifacts(str(path), artifact_path=name)
+            else:
+                mlflow.log_artifact(str(path), artifact_path=name)
+        record = RunRecord(run_id, experiment.experiment_id, config.uri)
+        if not config.log_model:
+            return record
+        champion = current_champion(config)
+        decision = decide(champion)
+        example = run.input_example
+        with warnings.catch_warnings():
+            # the hint that integer columns cannot hold missing values: counts never miss
+            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+            signature = infer_signature(example, run.model.predict_proba(example))
+        info = mlflow.sklearn.log_model(
+            run.model,
+            name=MODEL_ARTIFACT,
+            signature=signature,
+            input_example=example,
+            pyfunc_predict_fn="predict_proba",
+            pip_requirements=_requirements(),
+            skops_trusted_types=SKOPS_TRUSTED_TYPES,
+            registered_model_name=config.registered_model,
+        )
+        version = str(info.registered_model_version)
+        name = config.registered_model
+        client.set_model_version_tag(name, version, HORIZON_TAG, str(run.horizon_days))
+        client.set_registered_model_alias(name, CHALLENGER, version)
+        aliases = [CHALLENGER]
+        if decision.promote:
+            client.set_registered_model_alias(name, CHAMPION, version)
+            aliases.append(CHAMPION)
+        mlflow.log_dict(decision.to_dict(), "promotion.json")
+        mlflow.set_tag("promoted", str(decision.promote).lower())
+        log.info(
+            "registered %s version %s as %s (%s)",
+            name,
+            version,
+            " and ".join(aliases),
+            "; ".join(decision.reasons),
+        )
+        return dataclasses.replace(
+            record,
+            model_uri=info.model_uri,
+            registered_model=name,
+            version=version,
+            aliases=tuple(aliases),
+            decision=decision,
+        )
+
+
+def _param(value: Any) -> str:
+    text = "null" if value is None else str(value)
+    return text if len(text) <= _MAX_PARAM_LENGTH else text[: _MAX_PARAM_LENGTH - 3] + "..."
+
+
+def _requirements() -> list[str]:
+    pins = []
+    for name in _REQUIREMENTS:
+        try:
+            pins.append(f"{name}=={importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return pins
+
+
+def download_bundle(config: TrackingConfig, alias: str, destination: Path) -> Path:
+    """Download the bundle folder logged with the registered model's ``alias`` version.
+
+    Raises:
+        TrackingError: the alias does not exist or the store is unreachable.
+    """
+    import mlflow
+    from mlflow import MlflowClient
+
+    try:
+        _configure(config)
+        client = MlflowClient(tracking_uri=config.uri, registry_uri=config.uri)
+        version = client.get_model_version_by_alias(config.registered_model, alias)
+        destination.mkdir(parents=True, exist_ok=True)
+        local = mlflow.artifacts.download_artifacts(
+            run_id=version.run_id, artifact_path="bundle", dst_path=str(destination)
+        )
+    except _tracking_errors() as err:
+        reason = " ".join(str(err).split())[:500]
+        raise TrackingError(
+            f"registry at {config.uri}: cannot fetch {config.registered_model}@{alias}: {reason}"
+        ) from err
+    return Path(local)

@@ -1,0 +1,185 @@
+"""Promotion gate: beat every baseline, stay within tolerance of the champion, same horizon."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from churn.errors import ConfigError
+from churn.promotion import Champion, Decision, PromotionPolicy, decide
+
+POLICY = PromotionPolicy()  # roc_auc and brier, tolerance 0.005
+BASELINES = ("recency", "rfm_logistic")
+H = 90
+
+
+def _metrics(roc_auc: float = 0.80, brier: float = 0.150) -> dict[str, float]:
+    """A model with these test metrics, against two baselines it beats by a margin."""
+    return {
+        "test/roc_auc": roc_auc,
+        "test/brier": brier,
+        "test/recency/roc_auc": 0.70,
+        "test/recency/brier": 0.180,
+        "test/rfm_logistic/roc_auc": 0.75,
+        "test/rfm_logistic/brier": 0.170,
+    }
+
+
+def _champion(roc_auc: float = 0.80, brier: float = 0.150, horizon: int | None = H) -> Champion:
+    return Champion("3", {"test/roc_auc": roc_auc, "test/brier": brier}, horizon)
+
+
+def _decide(metrics: dict[str, float], champion: Champion | None = None) -> Decision:
+    return decide(metrics, baselines=BASELINES, horizon_days=H, policy=POLICY, champion=champion)
+
+
+def test_decide_promotes_when_beating_every_baseline_without_champion() -> None:
+    decision = _decide(_metrics())
+
+    assert decision.promote
+    assert decision.reasons[-1] == "no current champion"
+    assert decision.to_dict() == {"promote": True, "reasons": decision.reasons}
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("test/rfm_logistic/roc_auc", 0.81),  # higher is better: the baseline wins
+        ("test/recency/brier", 0.149),  # lower is better: the baseline wins
+    ],
+)
+def test_decide_refuses_when_one_baseline_is_better(key: str, value: float) -> None:
+    decision = _decide(_metrics() | {key: value})
+
+    assert not decision.promote
+    baseline, metric = key.split("/")[1:]
+    assert any(
+        r.startswith(f"{metric} ") and f"does not beat {baseline}" in r for r in decision.reasons
+    )
+
+
+@pytest.mark.parametrize(
+    ("metric", "value"), [("roc_auc", 0.80), ("brier", 0.150)], ids=["roc_auc", "brier"]
+)
+def test_decide_refuses_when_equal_to_a_baseline(metric: str, value: float) -> None:
+    decision = _decide(_metrics() | {f"test/recency/{metric}": value})
+
+    assert not decision.promote
+    assert f"{metric} {value:.4f} does not beat recency {value:.4f}" in decision.reasons
+
+
+def test_decide_reasons_explain_each_check() -> None:
+    decision = _decide(_metrics(), champion=_champion())
+
+    assert decision.promote
+    assert decision.reasons == [
+        "roc_auc 0.8000 beats recency 0.7000",
+        "roc_auc 0.8000 beats rfm_logistic 0.7500",
+        "brier 0.1500 beats recency 0.1800",
+        "brier 0.1500 beats rfm_logistic 0.1700",
+        "roc_auc 0.8000 is no worse than champion v3 0.8000 (tolerance 0.005)",
+        "brier 0.1500 is no worse than champion v3 0.1500 (tolerance 0.005)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("roc_auc", "brier"),
+    [(0.797, 0.150), (0.800, 0.1545), (0.796, 0.154)],
+    ids=["roc_auc", "brier", "both"],
+)
+def test_decide_promotes_within_champion_tolerance(roc_auc: float, brier: float) -> None:
+    decision = _decide(_metrics(roc_auc, brier), champion=_champion(0.80, 0.150))
+
+    assert decision.promote
+    assert sum("is no worse than champion v3" in r for r in decision.reasons) == 2
+
+
+@pytest.mark.parametrize(
+    ("roc_auc", "brier", "metric"),
+    [(0.790, 0.150, "roc_auc"), (0.800, 0.160, "brier")],
+    ids=["roc_auc", "brier"],
+)
+def test_decide_refuses_beyond_champion_tolerance(
+    roc_auc: float, brier: float, metric: str
+) -> None:
+    decision = _decide(_metrics(roc_auc, brier), champion=_champion(0.80, 0.150))
+
+    assert not decision.promote
+    assert [r.split()[0] for r in decision.reasons if "is worse than champion" in r] == [metric]
+
+
+def test_decide_refuses_champion_with_other_horizon() -> None:
+    decision = _decide(_metrics(0.95, 0.05), champion=_champion(0.50, 0.30, horizon=60))
+
+    assert not decision.promote
+    assert "horizon 60 days, this model 90: not comparable" in decision.reasons[-1]
+
+
+def test_decide_refuses_champion_with_undefined_metric() -> None:
+    champion = Champion("3", {"test/roc_auc": 0.80}, H)  # no brier recorded
+
+    decision = _decide(_metrics(), champion=champion)
+
+    assert not decision.promote
+    assert "brier 0.1500 is worse than champion v3 nan (tolerance 0.005)" in decision.reasons
+
+
+@pytest.mark.parametrize(
+    "key", ["test/roc_auc", "test/brier", "test/recency/roc_auc", "test/rfm_logistic/brier"]
+)
+def test_decide_nan_metric_never_promotes_without_champion(key: str) -> None:
+    decision = _decide(_metrics() | {key: math.nan})
+
+    assert not decision.promote
+
+
+def test_decide_missing_baseline_metric_never_promotes() -> None:
+    metrics = _metrics()
+    del metrics["test/recency/brier"]
+
+    decision = _decide(metrics)
+
+    assert not decision.promote
+    assert "brier 0.1500 does not beat recency nan" in decision.reasons
+
+
+@pytest.mark.parametrize("key", ["test/roc_auc", "test/brier"])
+def test_decide_nan_metric_never_promotes_with_champion(key: str) -> None:
+    decision = _decide(_metrics() | {key: math.nan}, champion=_champion())
+
+    assert not decision.promote
+
+
+def test_promotion_policy_from_mapping_defaults() -> None:
+    assert PromotionPolicy.from_mapping({}) == PromotionPolicy(("roc_auc", "brier"), 0.005)
+
+
+def test_promotion_policy_from_mapping_custom_values() -> None:
+    policy = PromotionPolicy.from_mapping({"metrics": ["pr_auc", "log_loss"], "tolerance": 0})
+
+    assert policy == PromotionPolicy(("pr_auc", "log_loss"), 0.0)
+    assert isinstance(policy.tolerance, float)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"metrics": ["roc_auc", "accuracy"]}, r"'accuracy' is not a metric"),
+        ({"tolerance": -0.001}, r"tolerance >= 0; got \['roc_auc', 'brier'\], -0\.001"),
+        ({"metrics": []}, r"at least one metric"),
+        ({"tolerence": 0.01}, r"unknown keys \['tolerence'\]"),
+    ],
+    ids=["unknown_metric", "negative_tolerance", "no_metrics", "unknown_key"],
+)
+def test_promotion_policy_from_mapping_rejects_bad_config(
+    values: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        PromotionPolicy.from_mapping(values)
+
+
+@pytest.mark.parametrize("tolerance", [math.nan, math.inf])
+def test_promotion_policy_from_mapping_rejects_non_finite_tolerance(tolerance: float) -> None:
+    with pytest.raises(ConfigError, match=r"tolerance"):
+        PromotionPolicy.from_mapping({"tolerance": tolerance})

@@ -1,0 +1,63 @@
+"""Tracking configuration, flattening and failure on an unreachable server."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from churn import promotion, tracking
+from churn.errors import ConfigError, TrackingError
+
+
+def test_flatten_nested_config() -> None:
+    nested = {"a": 1, "b": {"c": [1, 2], "d": {"e": None}}}
+    assert tracking.flatten(nested) == {"a": 1, "b.c": [1, 2], "b.d.e": None}
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"on_error": "ignore"}, "on_error"),
+        ({"uri": ""}, "tracking.uri"),
+        ({"timeout_s": 0}, "timeout_s"),
+        ({"colour": "red"}, "unknown keys"),
+    ],
+)
+def test_tracking_config_invalid(values: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        tracking.TrackingConfig.from_mapping(values)
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_log_training_run_unreachable_server_fails_fast() -> None:
+    config = tracking.TrackingConfig(
+        uri=f"http://127.0.0.1:{_closed_port()}", timeout_s=2, max_retries=0
+    )
+    frame = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0]})
+    model = LogisticRegression().fit(frame, [0, 0, 1, 1])
+    run = tracking.TrainingRun(
+        run_name="unreachable",
+        params={"a": 1},
+        config_yaml="a: 1\n",
+        fingerprint={"rows": 4},
+        metrics={"test/roc_auc": 1.0},
+        model=model,
+        input_example=frame,
+        horizon_days=90,
+    )
+    started = time.perf_counter()
+
+    with pytest.raises(TrackingError, match=r"tracking at http://127\.0\.0\.1:\d+ failed"):
+        tracking.log_training_run(config, run, decide=lambda _: promotion.Decision(False))
+
+    assert time.perf_counter() - started < 30
+    assert TrackingError.exit_code == 4

@@ -1,0 +1,285 @@
+"""``python -m pipelines.train`` end to end on small data, tracking to SQLite in tmp_path."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+from mlflow.models import Model
+from pipelines import train
+
+from churn import bundle, tracking
+from churn.errors import InsufficientHistoryError, TrackingError
+from tests.conftest import compose_config
+
+# Small and quick: n_jobs=1 as LightGBM stalls with all cores on a busy machine.
+FAST = [
+    "model.n_jobs=1",
+    "model.params.learning_rate=0.1",
+    "model.early_stopping_rounds=20",
+    "train.shap_rows=300",
+    "engine.threads=1",
+    # On 2k customers the BG/NBD baseline ranks about as well as the model (on the default
+    # 20k it does not), so the gate here checks the Brier score only.
+    "promotion.metrics=[brier]",
+]
+
+
+def _config(demo: Path, work: Path, *extra: str) -> list[str]:
+    return [
+        f"data.generate.output_dir={demo}",
+        f"output_dir={work}/out",
+        f"model_dir={work}/models/churn",
+        f"tracking.uri=sqlite:///{work}/mlflow.db",
+        *FAST,
+        *extra,
+    ]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("train")
+
+
+@pytest.fixture(scope="module")
+def first(small_demo_dir: Path, work: Path) -> train.TrainResult:
+    """One training run; mlflow's artifacts go under the working folder (./mlruns)."""
+    cwd = Path.cwd()
+    os.chdir(work)
+    try:
+        return train.run(compose_config("train", _config(small_demo_dir, work)))
+    finally:
+        os.chdir(cwd)
+
+
+def test_train_run_writes_the_bundle(first: train.TrainResult, work: Path) -> None:
+    assert first.model_dir == work / "models" / "churn"
+    loaded = bundle.load(first.model_dir)
+    manifest = loaded.manifest
+    assert manifest["horizon_days"] == 90
+    assert manifest["model_sha256"] == bundle.file_sha256(first.model_dir / "model.joblib")
+    features = [f["name"] for f in manifest["features"]]
+    assert "recency_days" in features
+    assert "customer_id" not in features
+    assert {f["dtype"] for f in manifest["features"]} <= {"float64", "int64", "str", "string"}
+    assert set(manifest["reference_distributions"]) == {*features, "churn_probability"}
+    assert manifest["evaluation"]["target"] == manifest["deployment"]["calibration"]
+    assert manifest["deployment"]["target"] == manifest["data_end"]
+    assert manifest["metrics"]["test/roc_auc"] == pytest.approx(first.metrics["test/roc_auc"])
+    assert "test/oracle/roc_auc" in manifest["metrics"]  # demo data: the oracle is reported
+    assert manifest["data_fingerprint"]["rows"] > 0
+    assert manifest["config"]["label"]["horizon_days"] == 90
+    assert {"lightgbm", "scikit-learn", "python"} <= set(manifest["libraries"])
+    assert manifest["mlflow"]["version"] == "1"
+    assert set(manifest["mlflow"]["aliases"]) == {"challenger", "champion"}
+    latest = pd.DataFrame(json.loads(json.dumps(manifest["features"])))
+    assert len(latest) == len(features)
+    assert {"load", "training_table", "evaluation_fit", "deployment_fit", "tracking"} <= set(
+        first.seconds
+    )
+    assert (work / "out" / "metrics.json").is_file()
+    assert (work / "out" / "plots" / "shap_summary.png").is_file()
+
+
+def test_train_run_is_tracked(first: train.TrainResult, work: Path) -> None:
+    uri = f"sqlite:///{work}/mlflow.db"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    assert first.run is not None
+    run = client.get_run(first.run.run_id)
+    assert run.data.params["label.horizon_days"] == "90"
+    assert run.data.params["calibration.method"] == "isotonic"
+    assert run.data.metrics["test/roc_auc"] == pytest.approx(first.metrics["test/roc_auc"])
+    assert "test/bgnbd/brier" in run.data.metrics
+    assert "test/oracle/roc_auc" in run.data.metrics
+    assert run.data.tags["horizon_days"] == "90"
+    artifacts = {a.path for a in client.list_artifacts(first.run.run_id)}
+    assert {
+        "config.yaml",
+        "data_fingerprint.json",
+        "plots",
+        "bundle",
+        "promotion.json",
+    } <= artifacts
+    plots = {Path(a.path).name for a in client.list_artifacts(first.run.run_id, "plots")}
+    assert {"roc.png", "reliability.png", "cumulative_gain.png", "shap_summary.png"} <= plots
+
+    version = client.get_model_version_by_alias("churn", "champion")
+    assert str(version.version) == "1"
+    assert version.run_id == first.run.run_id
+    assert str(client.get_model_version_by_alias("churn", "challenger").version) == "1"
+
+
+def test_train_registered_model_predicts_probabilities(
+    first: train.TrainResult, work: Path, small_training_table: pd.DataFrame
+) -> None:
+    mlflow.set_tracking_uri(f"sqlite:///{work}/mlflow.db")
+    mlflow.set_registry_uri(f"sqlite:///{work}/mlflow.db")
+    loaded = mlflow.pyfunc.load_model("models:/churn@champion")
+    features = [f["name"] for f in bundle.read_manifest(first.model_dir)["features"]]
+    rows = small_training_table[features].head(20)
+
+    proba = loaded.predict(rows)
+
+    local = bundle.load(first.model_dir).model.predict_proba(rows)
+    assert proba.shape == (20, 2)
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(proba).astype(float), pd.DataFrame(local).astype(float), atol=1e-9
+    )
+    schema = loaded.metadata.get_input_schema()
+    assert schema is not None
+    assert schema.input_names() == features
+    local_copy = mlflow.artifacts.download_artifacts(
+        artifact_uri="models:/churn@champion", dst_path=str(work / "pyfunc")
+    )
+    example = Model.load(local_copy).load_input_example(local_copy)
+    assert list(example.columns) == features  # feature rows only: no customer id
+    assert len(example) == 5
+
+
+def test_train_registry_bundle_download(first: train.TrainResult, work: Path) -> None:
+    config = tracking.TrackingConfig(uri=f"sqlite:///{work}/mlflow.db")
+    cwd = Path.cwd()
+    os.chdir(work)
+    try:
+        folder = tracking.download_bundle(config, "champion", work / "downloaded")
+    finally:
+        os.chdir(cwd)
+    assert (
+        bundle.load(folder).manifest["model_sha256"]
+        == (bundle.read_manifest(first.model_dir)["model_sha256"])
+    )
+
+
+def test_train_weak_model_stays_challenger(
+    first: train.TrainResult, small_demo_dir: Path, work: Path
+) -> None:
+    cwd = Path.cwd()
+    os.chdir(work)
+    try:
+        weak = train.run(
+            compose_config(
+                "train",
+                _config(small_demo_dir, work, "model.n_estimators=1", "calibration=none", "seed=1"),
+            )
+        )
+        again = train.run(compose_config("train", _config(small_demo_dir, work)))
+    finally:
+        os.chdir(cwd)
+    assert not weak.decision.promote
+    assert any("does not beat" in reason for reason in weak.decision.reasons)
+    client = MlflowClient(tracking_uri=f"sqlite:///{work}/mlflow.db")
+    assert weak.run is not None
+    assert weak.run.aliases == ("challenger",)
+    # the same recipe again is no worse than the champion: promoted
+    assert again.decision.promote
+    assert any("is no worse than champion v1" in reason for reason in again.decision.reasons)
+    assert str(client.get_model_version_by_alias("churn", "champion").version) == "3"
+    assert str(client.get_model_version_by_alias("churn", "challenger").version) == "3"
+
+
+@pytest.mark.parametrize("on_error", ["warn", "fail"])
+def test_train_unreachable_tracking_keeps_the_bundle(
+    small_demo_dir: Path, tmp_path: Path, on_error: str
+) -> None:
+    overrides = _config(
+        small_demo_dir,
+        tmp_path,
+        "tracking=server",
+        f"tracking.uri=http://127.0.0.1:{_free_port()}",
+        "tracking.max_retries=0",
+        "tracking.timeout_s=2",
+        f"tracking.on_error={on_error}",
+    )
+    cfg = compose_config("train", overrides)
+    if on_error == "warn":
+        result = train.run(cfg)
+        assert result.run is None
+    else:
+        with pytest.raises(TrackingError, match=r"127\.0\.0\.1.*the bundle was written to"):
+            train.run(cfg)
+    assert bundle.load(tmp_path / "models" / "churn").manifest["horizon_days"] == 90
+
+
+def test_train_without_tracking(small_demo_dir: Path, tmp_path: Path) -> None:
+    cfg = compose_config(
+        "train", _config(small_demo_dir, tmp_path, "tracking=none", "calibration=sigmoid")
+    )
+    result = train.run(cfg)
+    assert result.run is None
+    assert not (tmp_path / "mlflow.db").exists()
+    manifest = bundle.read_manifest(result.model_dir)
+    assert manifest["calibration"] == "sigmoid"
+    assert "mlflow" not in manifest
+
+
+def test_train_too_little_history(small_demo_dir: Path, tmp_path: Path) -> None:
+    cfg = compose_config("train", _config(small_demo_dir, tmp_path, "label.n_cutoffs=4"))
+    with pytest.raises(InsufficientHistoryError, match=r"label\.n_cutoffs >= 6"):
+        train.run(cfg)
+    assert not (tmp_path / "models" / "churn").exists()
+
+
+@pytest.mark.slow
+def test_train_cli_multirun_sweep(small_demo_dir: Path, tmp_path: Path) -> None:
+    overrides = [o for o in _config(small_demo_dir, tmp_path) if not o.startswith("output_dir")]
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.train",
+            "-m",
+            "model.params.num_leaves=7,15",
+            "tracking=sqlite",
+            f"hydra.sweep.dir={tmp_path}/multirun",
+            *overrides,
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+    experiment = client.get_experiment_by_name("churn")
+    assert experiment is not None
+    runs = client.search_runs([experiment.experiment_id])
+    assert sorted(r.data.params["model.params.num_leaves"] for r in runs) == ["15", "7"]
+    assert (tmp_path / "multirun" / "0" / "plots" / "roc.png").is_file()
+    assert (tmp_path / "multirun" / "1" / "metrics.json").is_file()
+
+
+def test_train_cli_exit_code_on_too_little_history(small_demo_dir: Path, tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.train",
+            *[o for o in _config(small_demo_dir, tmp_path) if not o.startswith("output_dir")],
+            "label.n_cutoffs=3",
+            f"hydra.run.dir={tmp_path}/run",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
+        check=False,
+    )
+    assert proc.returncode == 3, proc.stderr[-2000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("InsufficientHistoryError: too little history")
+    assert "Traceback" not in proc.stderr

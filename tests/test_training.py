@@ -1,0 +1,164 @@
+"""The training recipe on the small demo world: roles, splits, metrics, baselines, references."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churn import model, training
+from churn.errors import DataError, InsufficientHistoryError
+
+CONFIG = model.ModelConfig(
+    params={
+        "learning_rate": 0.1,
+        "num_leaves": 15,
+        "min_child_samples": 30,
+        "subsample": 0.8,
+        "subsample_freq": 1,
+    },
+    n_estimators=300,
+    early_stopping_rounds=20,
+)
+SETTINGS = training.TrainSettings(horizon_days=90, step_days=30)
+
+
+def _end(table: pd.DataFrame) -> pd.Timestamp:
+    return pd.Timestamp(table["cutoff"].max()) + pd.Timedelta(days=90)
+
+
+@pytest.fixture(scope="module")
+def outcome(small_training_table: pd.DataFrame) -> training.TrainingOutcome:
+    def constant(keys: pd.DataFrame) -> np.ndarray:
+        return np.full(len(keys), 0.5)
+
+    return training.train(
+        small_training_table,
+        CONFIG,
+        SETTINGS,
+        end=_end(small_training_table),
+        seed=0,
+        references={"coin": constant},
+    )
+
+
+def test_train_splits_follow_the_roles(
+    outcome: training.TrainingOutcome, small_training_table: pd.DataFrame
+) -> None:
+    roles = outcome.evaluation.roles
+    predictions = outcome.predictions
+    by_split = predictions.groupby("split")["cutoff"].agg(["min", "max"])
+    horizon = pd.Timedelta(days=90)
+
+    assert set(predictions["split"]) == {"train", "holdout", "calibration", "test"}
+    assert by_split.loc["test", "min"] == by_split.loc["test", "max"] == roles.target
+    assert by_split.loc["calibration", "min"] == roles.calibration
+    assert by_split.loc["calibration", "max"] + horizon <= roles.target
+    assert by_split.loc["train", "max"] < roles.calibration
+    # no label window of a training or calibration row reaches past the test cutoff
+    fitted = predictions[predictions["split"] != "test"]
+    assert (fitted["cutoff"] + horizon <= roles.target).all()
+    # early stopping holds out whole customers
+    train_ids = set(predictions.loc[predictions["split"] == "train", "customer_id"])
+    held_ids = set(predictions.loc[predictions["split"] == "holdout", "customer_id"])
+    assert train_ids
+    assert held_ids
+    assert not train_ids & held_ids
+    # every test row is a row of the table at the test cutoff, once
+    test_rows = small_training_table[small_training_table["cutoff"] == roles.target]
+    assert (predictions["split"] == "test").sum() == len(test_rows)
+
+
+def test_train_reports_every_scorer_on_every_split(outcome: training.TrainingOutcome) -> None:
+    assert outcome.scorers == ["model", "recency", "rfm_logistic", "bgnbd", "coin"]
+    metrics = outcome.metrics
+    for split in training.SPLITS:
+        assert 0 <= metrics[f"{split}/roc_auc"] <= 1
+        for scorer in ("recency", "rfm_logistic", "bgnbd", "coin"):
+            assert f"{split}/{scorer}/brier" in metrics
+    for name in ("pr_auc", "log_loss", "ece", "lift_top5", "capture_top10", "lift_top20"):
+        assert f"test/{name}" in metrics
+    assert metrics["test/coin/roc_auc"] == pytest.approx(0.5)
+
+
+def test_train_model_is_good_and_calibrated(outcome: training.TrainingOutcome) -> None:
+    metrics = outcome.metrics
+    assert metrics["test/roc_auc"] > 0.85
+    assert metrics["test/roc_auc"] > metrics["test/recency/roc_auc"]
+    assert metrics["test/brier"] < metrics["test/coin/brier"]
+    assert metrics["test/ece"] < 0.06
+    assert metrics["test/lift_top10"] > 1.5
+
+
+def test_train_deployment_moves_forward(outcome: training.TrainingOutcome) -> None:
+    evaluated, deployed = outcome.evaluation, outcome.deployment
+    assert deployed.roles.calibration == evaluated.roles.target
+    assert len(deployed.roles.training) == len(evaluated.roles.training)
+    assert deployed.features == evaluated.features
+    assert "customer_id" not in deployed.features
+    assert "churned" not in deployed.features
+
+
+def test_train_references_and_input_example(outcome: training.TrainingOutcome) -> None:
+    assert set(outcome.references) == {*outcome.deployment.features, "churn_probability"}
+    assert outcome.references["lifecycle_stage"]["kind"] == "categorical"
+    assert list(outcome.input_example.columns) == outcome.deployment.features
+    assert len(outcome.input_example) == 5
+    assert outcome.feature_dtypes["frequency"] == "int64"
+    assert outcome.input_example["frequency"].dtype == "int64"
+
+
+def test_train_plots(
+    outcome: training.TrainingOutcome, small_training_table: pd.DataFrame, tmp_path: Path
+) -> None:
+    paths = training.plot_outcome(
+        outcome, small_training_table, tmp_path / "plots", shap_rows=300, seed=0
+    )
+
+    assert set(paths) == {
+        "roc",
+        "precision_recall",
+        "reliability",
+        "cumulative_gain",
+        "score_distribution",
+        "feature_importance",
+        "shap_summary",
+    }
+    for path in paths.values():
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_train_too_little_history(small_training_table: pd.DataFrame) -> None:
+    recent = small_training_table[
+        small_training_table["cutoff"] >= sorted(small_training_table["cutoff"].unique())[-5]
+    ]
+    with pytest.raises(InsufficientHistoryError, match=r"label\.n_cutoffs >= 6"):
+        training.train(recent, CONFIG, SETTINGS, end=_end(recent), seed=0)
+
+
+def test_train_empty_table(small_training_table: pd.DataFrame) -> None:
+    with pytest.raises(DataError, match="empty"):
+        training.train(
+            small_training_table.iloc[:0], CONFIG, SETTINGS, end=pd.Timestamp("2026-01-01"), seed=0
+        )
+
+
+def test_train_does_not_depend_on_row_order(
+    outcome: training.TrainingOutcome, small_training_table: pd.DataFrame
+) -> None:
+    again = training.train(
+        small_training_table.sample(frac=1.0, random_state=3),
+        CONFIG,
+        SETTINGS,
+        end=_end(small_training_table),
+        seed=0,
+    )
+    latest = small_training_table[
+        small_training_table["cutoff"] == outcome.deployment.roles.calibration
+    ]
+    np.testing.assert_allclose(
+        training.predict(again.deployment.model, latest, again.deployment.features),
+        training.predict(outcome.deployment.model, latest, outcome.deployment.features),
+    )
