@@ -41,6 +41,7 @@ lock: setup  ## re-pin constraints.txt after changing dependencies in pyproject.
 benchmarks: setup
 	$(BIN)/python benchmarks/generate.py
 	$(BIN)/python benchmarks/features.py --check
+	$(BIN)/python benchmarks/train.py
 
 clean:
 	rm -rf $(VENV) outputs multirun .pytest_cache .mypy_cache .ruff_cache
