@@ -21,6 +21,7 @@ setup: $(STAMP)  ## create .venv and install the project with its pinned depende
 demo: setup  ## the main job end to end on the built-in demo data
 	$(BIN)/python -m pipelines.generate
 	$(BIN)/python -m pipelines.train
+	$(BIN)/python -m pipelines.score
 
 test: setup lint  ## lint, type-check and run the whole test suite
 	$(BIN)/python -m pytest
@@ -42,6 +43,7 @@ benchmarks: setup
 	$(BIN)/python benchmarks/generate.py
 	$(BIN)/python benchmarks/features.py --check
 	$(BIN)/python benchmarks/train.py
+	$(BIN)/python benchmarks/score.py
 
 clean:
 	rm -rf $(VENV) outputs multirun .pytest_cache .mypy_cache .ruff_cache

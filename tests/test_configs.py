@@ -28,7 +28,7 @@ def _overrides(cfg_keys: set[str]) -> list[str]:
 
 
 def test_primary_configs_found() -> None:
-    assert {"generate", "validate", "training_table", "train"} <= set(PRIMARY)
+    assert {"generate", "validate", "training_table", "train", "score"} <= set(PRIMARY)
 
 
 @pytest.mark.parametrize("name", PRIMARY)
@@ -49,6 +49,9 @@ GROUP_USE = {
     "model": ("train", "model={option}"),
     "calibration": ("train", "calibration={option}"),
     "tracking": ("train", "tracking={option}"),
+    "tiers": ("score", "tiers={option}"),
+    "offers": ("score", "offers={option}"),
+    "export": ("score", "export={option}"),
 }
 
 
@@ -116,3 +119,20 @@ def test_tracking_options_extend_sqlite(option: str, enabled: bool) -> None:
     assert cfg.tracking.registered_model == "churn"
     if option == "server":
         assert OmegaConf.is_missing(compose_config("train", ["tracking=server"]).tracking, "uri")
+
+
+@pytest.mark.parametrize("tiers", ["default", "quantiles"])
+def test_score_config_builds_tiers_and_offers(tiers: str) -> None:
+    from churn import offers, scoring
+
+    cfg = compose_config("score", [f"tiers={tiers}", "output_dir=out"])
+    tier_config = scoring.TierConfig.from_mapping(OmegaConf.to_container(cfg.tiers))  # type: ignore[arg-type]
+    catalog = offers.OfferConfig.from_mapping(
+        OmegaConf.to_container(cfg.offers),  # type: ignore[arg-type]
+        tiers=tier_config.names,
+    )
+    names = {offer.name for offer in catalog.catalog}
+    assert len(names) >= 6
+    assert {"onboarding_nudge", "win_back", "personal_call", "renewal_bonus"} <= names
+    assert cfg.source == "bundle"
+    assert cfg.registry.alias == "champion"

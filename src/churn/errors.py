@@ -38,3 +38,9 @@ class BundleError(ChurnError):
     """A model bundle that is missing, tampered with or does not fit the data."""
 
     exit_code = 5
+
+
+class DriftError(DataError):
+    """Scoring data drifted from the training reference beyond the configured flag level."""
+
+    exit_code = 6

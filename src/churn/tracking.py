@@ -312,3 +312,43 @@ def download_bundle(config: TrackingConfig, alias: str, destination: Path) -> Pa
             f"registry at {config.uri}: cannot fetch {config.registered_model}@{alias}: {reason}"
         ) from err
     return Path(local)
+
+
+def log_scoring_run(config: TrackingConfig, summary: Mapping[str, Any]) -> str:
+    """Log a scoring run's counts, budget and drift (never customer rows); returns the run id.
+
+    The run goes to the experiment ``<tracking.experiment>-scoring``.
+
+    Raises:
+        TrackingError: the tracking store is unreachable or refused a write.
+    """
+    import mlflow
+
+    counts = summary.get("counts", {})
+    metrics: dict[str, float] = {"customers": float(counts.get("customers", 0))}
+    for group in ("by_status", "by_tier", "by_offer"):
+        for key, value in (counts.get(group) or {}).items():
+            metrics[f"{group}/{key}"] = float(value)
+    metrics["at_risk"] = float(counts.get("at_risk", 0))
+    metrics["budget_used"] = float(counts.get("budget_used", 0.0))
+    for row in summary.get("drift_by_column", []):
+        metrics[f"psi/{row['column']}"] = float(row["psi"])
+    try:
+        _configure(config)
+        experiment = mlflow.set_experiment(f"{config.experiment}-scoring")
+        with mlflow.start_run(
+            run_name=f"score-{summary.get('as_of')}", experiment_id=experiment.experiment_id
+        ) as active:
+            mlflow.log_params(
+                {
+                    "as_of": summary.get("as_of"),
+                    "model_version": summary.get("model", {}).get("version"),
+                    "model_sha256": summary.get("model", {}).get("sha256"),
+                }
+            )
+            mlflow.log_metrics({k: v for k, v in metrics.items() if math.isfinite(v)})
+            mlflow.log_dict(dict(summary), "scoring_manifest.json")
+            return str(active.info.run_id)
+    except _tracking_errors() as err:
+        reason = " ".join(str(err).split())[:500]
+        raise TrackingError(f"tracking at {config.uri} failed: {reason}") from err

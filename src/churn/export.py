@@ -1,0 +1,123 @@
+"""Exports a retention team opens: ``exports/<as_of>/`` (DESIGN.md section 6).
+
+The folder holds ``scores.parquet`` (every customer, once, with a status), ``at_risk.csv`` and
+``at_risk.parquet`` (the at-risk list, sorted by expected net benefit), ``rejects.csv``
+(customers that could not be scored, with a reason) and ``manifest.json``. It is written into a
+temporary folder renamed into place, so all files appear together or not at all, re-running the
+same as-of date replaces it, and it is readable by its owner only (customer data).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from churn.errors import DataError
+from churn.files import atomic_directory
+
+log = logging.getLogger(__name__)
+
+SCORES = "scores.parquet"
+AT_RISK_CSV = "at_risk.csv"
+AT_RISK_PARQUET = "at_risk.parquet"
+REJECTS = "rejects.csv"
+MANIFEST = "manifest.json"
+_DATE_FOLDER = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def export_folder(root: str | os.PathLike[str], as_of: pd.Timestamp) -> Path:
+    """``<root>/<YYYY-MM-DD>``."""
+    return Path(root) / str(pd.Timestamp(as_of).date())
+
+
+def write_exports(
+    folder: str | os.PathLike[str],
+    *,
+    scores: pd.DataFrame,
+    at_risk: pd.DataFrame,
+    rejects: pd.DataFrame,
+    manifest: Mapping[str, Any],
+) -> Path:
+    """Write the export folder atomically, replacing an earlier one for the same as-of date."""
+    final = Path(folder)
+    with atomic_directory(final) as tmp:
+        scores.to_parquet(tmp / SCORES, index=False)
+        at_risk.to_parquet(tmp / AT_RISK_PARQUET, index=False)
+        at_risk.to_csv(tmp / AT_RISK_CSV, index=False, encoding="utf-8")
+        rejects.to_csv(tmp / REJECTS, index=False, encoding="utf-8")
+        (tmp / MANIFEST).write_text(
+            json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8"
+        )
+    log.info(
+        "exports written to %s: %d customers, %d on the at-risk list, %d rejected",
+        final,
+        len(scores),
+        len(at_risk),
+        len(rejects),
+    )
+    return final
+
+
+def recently_offered(
+    root: str | os.PathLike[str], *, as_of: pd.Timestamp, cooldown_days: int
+) -> set[str]:
+    """Customers offered something in exports dated within ``cooldown_days`` before ``as_of``.
+
+    The export for ``as_of`` itself is ignored, so re-running a date gives the same list.
+    """
+    base = Path(root)
+    if cooldown_days <= 0 or not base.is_dir():
+        return set()
+    start = pd.Timestamp(as_of) - pd.Timedelta(days=cooldown_days)
+    offered: set[str] = set()
+    for folder in sorted(base.iterdir()):
+        if not _DATE_FOLDER.fullmatch(folder.name):
+            continue
+        try:
+            day = pd.Timestamp(folder.name)
+        except ValueError:
+            continue
+        if not (start <= day < pd.Timestamp(as_of)) or not (folder / AT_RISK_PARQUET).is_file():
+            continue
+        earlier = pd.read_parquet(folder / AT_RISK_PARQUET, columns=["customer_id", "offer"])
+        offered |= set(earlier.loc[earlier["offer"].notna(), "customer_id"].astype(str))
+    log.info("cooldown: %d customers offered since %s", len(offered), start.date())
+    return offered
+
+
+def read_suppression(path: str | os.PathLike[str] | None) -> set[str]:
+    """Customer ids of the suppression list (opt-outs): a CSV or Parquet with ``customer_id``.
+
+    Raises:
+        DataError: the file is missing or lacks a customer_id column.
+    """
+    if path is None:
+        return set()
+    source = Path(path)
+    if not source.is_file():
+        raise DataError(
+            f"offers.suppression_file: expected a CSV or Parquet file; {source} not found"
+        )
+    try:
+        frame = (
+            pd.read_parquet(source)
+            if source.suffix == ".parquet"
+            else pd.read_csv(source, dtype={"customer_id": str})
+        )
+    except (ValueError, OSError) as err:  # pandas' EmptyDataError and ParserError are ValueErrors
+        raise DataError(f"offers.suppression_file {source}: cannot be read: {err}") from err
+    if "customer_id" not in frame.columns:
+        raise DataError(
+            f"offers.suppression_file {source}: expected a customer_id column; got "
+            f"{list(frame.columns)}"
+        )
+    ids = set(frame["customer_id"].dropna().astype(str))
+    log.info("suppression list %s: %d customers never offered", source, len(ids))
+    return ids

@@ -1,0 +1,345 @@
+"""Customer value and retention offers under a budget (DESIGN.md section 6, RETENTION.md).
+
+**Value** is the margin on a customer's expected spend over the horizon, from their past
+spend: ``margin x H x total spend / max(tenure, 30 days)``. ``value_at_risk = p x value``.
+
+**Offers** come from a catalog in config. An offer is *eligible* for a customer when their
+status is among the offer's ``statuses`` (default: scored), their lifecycle stage among its
+``stages`` (scored and lapsed customers), their risk tier among its ``tiers`` (scored customers
+only), their value at least ``min_value`` and, when the offer ``requires_attribute``, that
+customer attribute is present. Lapsed customers and sign-ups who never bought have no
+probability; they count as ``p = 1`` (no purchase expected without action).
+
+**Assignment**: every eligible (customer, offer) pair with a positive expected net benefit
+``p x value x save_rate - cost`` is a candidate; candidates are taken greedily by net benefit,
+largest first, each customer getting at most one offer, while the offer's capacity and the total
+budget last. A customer whose best offer is full or too costly for what is left may get their
+next best. Customers on the suppression list or offered within the cooldown are never offered;
+a seeded random share (``control_fraction``) of the customers who would get an offer is held
+back as a **control group**: flagged, not contacted, so save rates can be measured.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from churn.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("scored", "lapsed", "no_purchase")
+STAGES = ("new", "established", "lapsing")
+STRATEGIES = ("net_benefit", "highest_risk", "random")
+MIN_TENURE_DAYS = 30.0
+# What happened to each customer's contact, in the at-risk list's ``contact_status`` column.
+CONTACT = ("offer", "control", "suppressed", "cooldown", "budget", "no_offer")
+
+
+@dataclass(frozen=True)
+class Offer:
+    """One catalog entry."""
+
+    name: str
+    cost: float
+    save_rate: float
+    statuses: tuple[str, ...] = ("scored",)
+    stages: tuple[str, ...] | None = None
+    tiers: tuple[str, ...] | None = None
+    min_value: float = 0.0
+    capacity: int | None = None
+    requires_attribute: str | None = None
+
+
+@dataclass(frozen=True)
+class OfferConfig:
+    """The catalog and the contact policy (``conf/offers``)."""
+
+    catalog: tuple[Offer, ...]
+    budget: float = 0.0
+    margin: float = 0.3
+    control_fraction: float = 0.05
+    cooldown_days: int = 30
+    suppression_file: str | None = None
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], *, tiers: Collection[str]) -> OfferConfig:
+        """Build and validate from the ``offers`` node; ``tiers`` are the configured tier names."""
+        values = dict(values)
+        catalog_values = values.pop("catalog", None)
+        known = {f.name for f in dataclasses.fields(cls)} - {"catalog"}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"offers: unknown keys {unknown}; expected some of {sorted(known)}")
+        if not isinstance(catalog_values, Mapping) or not catalog_values:
+            raise ConfigError(f"offers.catalog: expected named offers; got {catalog_values!r}")
+        catalog = tuple(_offer(str(name), spec) for name, spec in catalog_values.items())
+        config = cls(catalog=catalog, **values)
+        config.validate(tiers)
+        return config
+
+    def validate(self, tiers: Collection[str]) -> None:
+        """Raise ConfigError for values that cannot work."""
+        if not (self.budget >= 0 and np.isfinite(self.budget)):
+            raise ConfigError(f"offers.budget: expected a finite amount >= 0; got {self.budget}")
+        if not 0 <= self.margin <= 1:
+            raise ConfigError(f"offers.margin: expected a share in [0, 1]; got {self.margin}")
+        if not 0 <= self.control_fraction < 1:
+            raise ConfigError(
+                f"offers.control_fraction: expected a share in [0, 1); got {self.control_fraction}"
+            )
+        if self.cooldown_days < 0:
+            raise ConfigError(f"offers.cooldown_days: expected >= 0; got {self.cooldown_days}")
+        for offer in self.catalog:
+            unknown = sorted(set(offer.tiers or ()) - set(tiers))
+            if unknown:
+                raise ConfigError(
+                    f"offers.catalog.{offer.name}.tiers: {unknown} are not tiers; the tiers are "
+                    f"{list(tiers)}"
+                )
+
+
+def _offer(name: str, spec: Any) -> Offer:
+    where = f"offers.catalog.{name}"
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"{where}: expected cost, save_rate and eligibility; got {spec!r}")
+    known = {f.name for f in dataclasses.fields(Offer)} - {"name"}
+    unknown = sorted(set(spec) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {unknown}; expected some of {sorted(known)}")
+    missing = [k for k in ("cost", "save_rate") if k not in spec]
+    if missing:
+        raise ConfigError(f"{where}: expected {missing}")
+    values = dict(spec)
+    for key in ("statuses", "stages", "tiers"):
+        if values.get(key) is not None:
+            values[key] = tuple(str(v) for v in values[key])
+    offer = Offer(name=name, **values)
+    if not (np.isfinite(offer.cost) and offer.cost >= 0):
+        raise ConfigError(f"{where}.cost: expected a finite amount >= 0; got {offer.cost}")
+    if not 0 <= offer.save_rate <= 1:
+        raise ConfigError(f"{where}.save_rate: expected a share in [0, 1]; got {offer.save_rate}")
+    if offer.capacity is not None and not offer.capacity >= 0:
+        raise ConfigError(f"{where}.capacity: expected >= 0 or null; got {offer.capacity}")
+    bad = sorted(set(offer.statuses) - set(STATUSES))
+    if bad or not offer.statuses:
+        raise ConfigError(f"{where}.statuses: expected some of {list(STATUSES)}; got {bad or []}")
+    if not (np.isfinite(offer.min_value) and offer.min_value >= 0):
+        raise ConfigError(f"{where}.min_value: expected a finite value >= 0; got {offer.min_value}")
+    if offer.capacity is not None and not float(offer.capacity).is_integer():
+        raise ConfigError(
+            f"{where}.capacity: expected a whole number or null; got {offer.capacity}"
+        )
+    unknown_stages = sorted(set(offer.stages or ()) - set(STAGES))
+    if unknown_stages:
+        raise ConfigError(f"{where}.stages: expected some of {list(STAGES)}; got {unknown_stages}")
+    return offer
+
+
+def customer_value(
+    monetary_sum: pd.Series, tenure_days: pd.Series, *, horizon_days: int, margin: float
+) -> pd.Series:
+    """Margin on the expected spend over the horizon, from the lifetime spend rate."""
+    tenure = tenure_days.astype("float64").clip(lower=MIN_TENURE_DAYS)
+    rate = monetary_sum.astype("float64").fillna(0.0).clip(lower=0.0) / tenure
+    return margin * horizon_days * rate
+
+
+def _stable_share(customer_ids: pd.Series, *, seed: int) -> np.ndarray:
+    """A uniform number in [0, 1) per customer id, the same in every run with the same seed."""
+    salt = f"{seed}:".encode()
+    out = np.empty(len(customer_ids))
+    for i, cid in enumerate(customer_ids.astype(str)):
+        digest = hashlib.blake2b(salt + cid.encode(), digest_size=8).digest()
+        out[i] = int.from_bytes(digest, "big") / 2**64
+    return out
+
+
+@dataclass
+class Assignment:
+    """Per-customer offer columns, aligned with the input rows, and the plan's totals."""
+
+    columns: pd.DataFrame
+    budget_used: float
+    counts: dict[str, int] = field(default_factory=dict)
+    strategy: str = "net_benefit"
+
+
+def eligibility(customers: pd.DataFrame, offer: Offer) -> np.ndarray:
+    """Whether each customer may receive ``offer`` (before budget, capacity and contact rules)."""
+    status = customers["status"].astype(str)
+    ok = status.isin(offer.statuses).to_numpy(dtype=bool, copy=True)
+    if offer.stages is not None:
+        staged = status.isin(["scored", "lapsed"]).to_numpy()
+        in_stage = customers["lifecycle_stage"].astype("string").isin(offer.stages).fillna(False)
+        ok &= ~staged | in_stage.to_numpy(dtype=bool)
+    if offer.tiers is not None:
+        scored = (status == "scored").to_numpy()
+        in_tier = customers["risk_tier"].astype("string").isin(offer.tiers).fillna(False)
+        ok &= ~scored | in_tier.to_numpy(dtype=bool)
+    ok &= customers["value"].fillna(0.0).to_numpy() >= offer.min_value
+    if offer.requires_attribute is not None:
+        if offer.requires_attribute not in customers.columns:
+            return np.zeros(len(customers), dtype=bool)
+        ok &= customers[offer.requires_attribute].notna().to_numpy()
+    return ok
+
+
+def assign_offers(
+    customers: pd.DataFrame,
+    config: OfferConfig,
+    *,
+    seed: int,
+    suppressed: Collection[str] = (),
+    cooled: Collection[str] = (),
+    strategy: str = "net_benefit",
+) -> Assignment:
+    """Choose at most one offer per customer within the budget and capacities.
+
+    Args:
+        customers: one row per customer: ``customer_id, status, churn_probability, risk_tier,
+            lifecycle_stage, value`` and any customer attributes offers require.
+        config: catalog, budget and contact policy.
+        seed: seeds the control group (stable per customer id) and the random strategy.
+        suppressed: customer ids that opted out: never offered.
+        cooled: customer ids offered within the cooldown: skipped.
+        strategy: ``net_benefit`` (the method above), or a reference to compare it with:
+            ``highest_risk`` (the costliest eligible offer to the riskiest customers first) or
+            ``random`` (customers in random order, each their costliest eligible offer).
+
+    Returns:
+        Columns ``offer, offer_cost, expected_net_benefit, control_group, contact_status`` in
+        the order of ``customers``, the budget used and the count per offer.
+    """
+    if strategy not in STRATEGIES:
+        raise ConfigError(
+            f"assign_offers: strategy must be one of {list(STRATEGIES)}; got {strategy!r}"
+        )
+    n = len(customers)
+    p = customers["churn_probability"].astype("float64").fillna(1.0).to_numpy()
+    value = customers["value"].astype("float64").fillna(0.0).to_numpy()
+    ids = customers["customer_id"].astype(str)
+    blocked = ids.isin(set(suppressed)).to_numpy() | ids.isin(set(cooled)).to_numpy()
+
+    pairs = []
+    for k, offer in enumerate(config.catalog):
+        ok = eligibility(customers, offer) & ~blocked
+        benefit = p * value * offer.save_rate - offer.cost
+        # the plan only makes offers worth their cost; the reference strategies ignore worth
+        rows = np.flatnonzero(ok & (benefit > 0) if strategy == "net_benefit" else ok)
+        pairs.append(
+            pd.DataFrame(
+                {
+                    "row": rows,
+                    "offer": k,
+                    "benefit": benefit[rows],
+                    "cost": offer.cost,
+                    "p": p[rows],
+                }
+            )
+        )
+    candidates = pd.concat(pairs, ignore_index=True)
+    candidates = _order(candidates, strategy, seed=seed, n=n)
+
+    control = _stable_share(ids, seed=seed) < config.control_fraction
+    chosen = np.full(n, -1)
+    in_control = np.zeros(n, dtype=bool)
+    over_budget = np.zeros(n, dtype=bool)
+    left = config.budget
+    capacity = [o.capacity if o.capacity is not None else n for o in config.catalog]
+    for row, k, cost in zip(
+        candidates["row"].to_numpy(),
+        candidates["offer"].to_numpy(),
+        candidates["cost"],
+        strict=True,
+    ):
+        if chosen[row] >= 0 or in_control[row]:
+            continue
+        if capacity[k] <= 0:
+            continue
+        if cost > left:
+            over_budget[row] = True
+            continue
+        chosen[row] = k
+        capacity[k] -= 1
+        # A control customer is one the plan would contact: held back, the offer's budget and
+        # capacity are set aside but not spent, so the group stays a fixed share of the plan.
+        in_control[row] = control[row]
+        left -= cost
+    offered = (chosen >= 0) & ~in_control
+    names = np.array([o.name for o in config.catalog] + [None], dtype=object)
+    costs = np.array([o.cost for o in config.catalog] + [np.nan])
+    rates = np.array([o.save_rate for o in config.catalog] + [np.nan])
+    pick = np.where(chosen >= 0, chosen, len(config.catalog))
+    benefit = p * value * rates[pick] - costs[pick]
+    contact = np.select(
+        [
+            ids.isin(set(suppressed)).to_numpy(),
+            ids.isin(set(cooled)).to_numpy(),
+            in_control,
+            offered,
+            over_budget,
+        ],
+        ["suppressed", "cooldown", "control", "offer", "budget"],
+        default="no_offer",
+    )
+    columns = pd.DataFrame(
+        {
+            "offer": pd.Series(names[pick], index=customers.index, dtype="string").where(offered),
+            "offer_cost": np.where(offered, costs[pick], 0.0),
+            "expected_net_benefit": np.where(offered, benefit, np.nan),
+            "control_group": in_control,
+            "control_offer": pd.Series(names[pick], index=customers.index, dtype="string").where(
+                in_control
+            ),
+            "contact_status": pd.Series(contact, index=customers.index, dtype="string"),
+        },
+        index=customers.index,
+    )
+    counts = columns["offer"].value_counts().to_dict()
+    used = float(columns["offer_cost"].sum())
+    log.info(
+        "offers (%s): %d offered for %.2f of budget %.2f, %d in the control group, %s",
+        strategy,
+        int(offered.sum()),
+        used,
+        config.budget,
+        int(in_control.sum()),
+        counts,
+    )
+    return Assignment(columns, used, {str(k): int(v) for k, v in counts.items()}, strategy)
+
+
+def _order(candidates: pd.DataFrame, strategy: str, *, seed: int, n: int) -> pd.DataFrame:
+    """Candidate pairs in the order the greedy allocation takes them."""
+    if strategy == "net_benefit":
+        return candidates.sort_values(["benefit", "row", "offer"], ascending=[False, True, True])
+    if strategy == "highest_risk":
+        return candidates.sort_values(["p", "cost", "row"], ascending=[False, False, True])
+    rank = np.random.default_rng(seed).permutation(n)
+    return candidates.assign(rank=rank[candidates["row"].to_numpy()]).sort_values(
+        ["rank", "cost"], ascending=[True, False]
+    )
+
+
+def expected_saved_value(
+    assignment: Assignment, p: np.ndarray, value: np.ndarray, config: OfferConfig
+) -> float:
+    """Sum of ``p x value x save_rate - cost`` over the customers offered, with the given ``p``.
+
+    With the true probabilities (the demo's oracle), this is what a plan is worth; it compares
+    strategies at the same budget.
+    """
+    rates = {o.name: o.save_rate for o in config.catalog}
+    offer = assignment.columns["offer"]
+    offered = offer.notna().to_numpy()
+    save = np.array([rates.get(str(o), 0.0) if o is not pd.NA else 0.0 for o in offer])
+    gain = np.where(offered, p * value * save, 0.0)
+    return float(gain.sum() - assignment.columns["offer_cost"].sum())

@@ -1,0 +1,309 @@
+"""``python -m pipelines.score`` end to end on the small demo world, with a fresh bundle."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from pipelines import score, train
+
+from churn import scoring
+from churn.errors import BundleError, ConfigError, DataError, DriftError
+from tests.conftest import compose_config
+
+FAST_TRAIN = [
+    "model.n_jobs=1",
+    "model.params.learning_rate=0.1",
+    "model.early_stopping_rounds=20",
+    "train.shap_rows=200",
+    "engine.threads=1",
+    "promotion.metrics=[brier]",
+]
+
+
+@pytest.fixture(scope="module")
+def trained(small_demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bundle trained on the small demo world, tracked to SQLite in its folder."""
+    work = tmp_path_factory.mktemp("score")
+    cwd = Path.cwd()
+    os.chdir(work)
+    try:
+        train.run(
+            compose_config(
+                "train",
+                [
+                    f"data.generate.output_dir={small_demo_dir}",
+                    f"output_dir={work}/train",
+                    f"model_dir={work}/models/churn",
+                    f"tracking.uri=sqlite:///{work}/mlflow.db",
+                    *FAST_TRAIN,
+                ],
+            )
+        )
+    finally:
+        os.chdir(cwd)
+    return work
+
+
+def _score(demo: Path, work: Path, out: Path, *extra: str) -> score.ScoreResult:
+    cfg = compose_config(
+        "score",
+        [
+            f"data.generate.output_dir={demo}",
+            f"model_dir={work}/models/churn",
+            f"export.dir={out}/exports",
+            f"output_dir={out}/run",
+            f"tracking.uri=sqlite:///{work}/mlflow.db",
+            "engine.threads=1",
+            *extra,
+        ],
+    )
+    return score.run(cfg)
+
+
+@pytest.fixture(scope="module")
+def scored(
+    small_demo_dir: Path, trained: Path, tmp_path_factory: pytest.TempPathFactory
+) -> score.ScoreResult:
+    return _score(small_demo_dir, trained, tmp_path_factory.mktemp("scored"))
+
+
+def test_score_accounts_for_every_customer_once(
+    scored: score.ScoreResult, small_demo_dir: Path
+) -> None:
+    scores = pd.read_parquet(scored.folder / "scores.parquet")
+    rejects = pd.read_csv(scored.folder / "rejects.csv", dtype=str)
+    tx = pd.read_parquet(small_demo_dir / "transactions.parquet", columns=["customer_id"])
+    customers = pd.read_parquet(small_demo_dir / "customers.parquet", columns=["customer_id"])
+
+    assert scores["customer_id"].is_unique
+    seen = set(tx["customer_id"]) | set(customers["customer_id"])
+    assert set(scores["customer_id"]) | set(rejects["customer_id"]) == seen
+    assert not set(scores["customer_id"]) & set(rejects["customer_id"])
+    assert list(scores.columns) == scoring.SCORE_COLUMNS
+    assert set(scores["status"]) == {"scored", "lapsed", "no_purchase"}
+    is_scored = scores["status"] == "scored"
+    assert scores.loc[is_scored, "churn_probability"].between(0, 1).all()
+    assert scores.loc[is_scored, "risk_tier"].notna().all()
+    assert scores.loc[~is_scored, "churn_probability"].isna().all()
+    assert scores.loc[~is_scored, "risk_tier"].isna().all()
+    assert (scores["as_of"] == scored.as_of).all()
+    assert scored.counts["customers"] == len(scores)
+
+
+def test_score_at_risk_list(scored: score.ScoreResult) -> None:
+    at_risk = pd.read_csv(scored.folder / "at_risk.csv", dtype={"customer_id": str})
+    parquet = pd.read_parquet(scored.folder / "at_risk.parquet")
+    manifest = json.loads((scored.folder / "manifest.json").read_text())
+
+    assert list(at_risk.columns) == scoring.AT_RISK_COLUMNS
+    assert len(at_risk) == len(parquet) == manifest["counts"]["at_risk"] > 0
+    assert at_risk["customer_id"].is_unique
+    # the at-risk tiers, and low-risk customers only when an offer is planned for them
+    scored_rows = at_risk[at_risk["status"] == "scored"]
+    low = scored_rows[~scored_rows["risk_tier"].isin(["medium", "high", "very_high"])]
+    assert (low["offer"].notna() | low["control_group"]).all()
+    assert set(low["offer"].dropna()) <= {"onboarding_nudge"}
+    benefit = at_risk["expected_net_benefit"].dropna()
+    assert (np.diff(benefit.to_numpy()) <= 1e-9).all()  # sorted by expected net benefit
+    assert (benefit > 0).all()
+    offered = at_risk[at_risk["offer"].notna()]
+    assert not offered["control_group"].any()
+    assert (at_risk.loc[at_risk["status"] == "lapsed", "offer"].dropna() == "win_back").all()
+    assert offered["reason_1"].notna().sum() >= len(offered[offered["status"] == "scored"])
+    assert manifest["offers"]["budget_used"] <= manifest["offers"]["budget"]
+    assert manifest["counts"]["budget_used"] == pytest.approx(offered["offer_cost"].sum())
+    assert manifest["model"]["version"] == "1"
+    assert manifest["drift"]["n_columns"] > 30
+    assert oct(scored.folder.stat().st_mode & 0o777) == "0o700"
+    assert oct((scored.folder / "at_risk.csv").stat().st_mode & 0o777) == "0o600"
+
+
+def test_score_tiers_rise_with_realised_churn(
+    scored: score.ScoreResult, small_demo_dir: Path
+) -> None:
+    scores = pd.read_parquet(scored.folder / "scores.parquet")
+    future = pd.read_parquet(small_demo_dir / "future" / "transactions.parquet")
+    horizon = pd.Timedelta(days=90)
+    window = future[
+        (future["amount"] > 0)
+        & (future["timestamp"] >= scored.as_of)
+        & (future["timestamp"] < scored.as_of + horizon)
+    ]
+    scores = scores[scores["status"] == "scored"].copy()
+    scores["churned"] = ~scores["customer_id"].isin(set(window["customer_id"]))
+
+    by_tier = scores.groupby("risk_tier")["churned"].mean()
+    shares = [by_tier[t] for t in ("low", "medium", "high", "very_high")]
+
+    assert shares == sorted(shares)
+    assert shares[-1] - shares[0] > 0.5
+
+
+def test_score_rerun_replaces_with_identical_files(
+    small_demo_dir: Path, trained: Path, tmp_path: Path
+) -> None:
+    first = _score(small_demo_dir, trained, tmp_path)
+    scores = pd.read_parquet(first.folder / "scores.parquet")
+    at_risk = pd.read_parquet(first.folder / "at_risk.parquet")
+    (first.folder / "stale.txt").write_text("left over")
+
+    second = _score(small_demo_dir, trained, tmp_path)
+
+    assert second.folder == first.folder
+    pd.testing.assert_frame_equal(pd.read_parquet(second.folder / "scores.parquet"), scores)
+    pd.testing.assert_frame_equal(pd.read_parquet(second.folder / "at_risk.parquet"), at_risk)
+    assert not (second.folder / "stale.txt").exists()
+    assert [p.name for p in (tmp_path / "exports").iterdir()] == [first.folder.name]
+
+
+def test_score_from_registry_matches_bundle(
+    scored: score.ScoreResult, small_demo_dir: Path, trained: Path, tmp_path: Path
+) -> None:
+    cwd = Path.cwd()
+    os.chdir(trained)
+    try:
+        result = _score(small_demo_dir, trained, tmp_path, "source=registry")
+    finally:
+        os.chdir(cwd)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(result.folder / "scores.parquet"),
+        pd.read_parquet(scored.folder / "scores.parquet"),
+    )
+
+
+def test_score_missing_model(small_demo_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(BundleError, match=r"manifest\.json .*not found"):
+        _score(small_demo_dir, tmp_path / "nothing", tmp_path)
+    assert not (tmp_path / "exports").exists()
+
+
+def test_score_tampered_model(small_demo_dir: Path, trained: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(trained / "models", copy / "models")
+    with open(copy / "models" / "churn" / "model.joblib", "ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(BundleError, match="sha256"):
+        _score(small_demo_dir, copy, tmp_path)
+    assert not (tmp_path / "exports").exists()
+
+
+def test_score_feature_mismatch(small_demo_dir: Path, trained: Path, tmp_path: Path) -> None:
+    # without the events table the complaint, ticket and NPS features cannot be built
+    with pytest.raises(BundleError, match=r"feature schema mismatch.*complaints_90d"):
+        _score(small_demo_dir, trained, tmp_path, "data.events=null")
+
+
+def test_score_as_of_before_the_data(small_demo_dir: Path, trained: Path, tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="before the data"):
+        _score(small_demo_dir, trained, tmp_path, "as_of=2020-01-01")
+
+
+def test_score_empty_population(small_demo_dir: Path, trained: Path, tmp_path: Path) -> None:
+    result = _score(small_demo_dir, trained, tmp_path, "as_of=2028-01-01")
+    scores = pd.read_parquet(result.folder / "scores.parquet")
+    assert "scored" not in set(scores["status"])
+    assert result.counts["by_status"]["lapsed"] > 0
+    at_risk = pd.read_parquet(result.folder / "at_risk.parquet")
+    assert set(at_risk["offer"].dropna()) <= {"win_back", "onboarding_nudge"}
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("tiers.edges=[0.0,0.6,0.3,1.0]", "strictly ascending"),
+        ("tiers.names=[a,b]", "distinct names"),
+        ("offers.catalog.discount_voucher.tiers=[urgent]", "not tiers"),
+        ("offers.catalog.win_back.save_rate=1.5", "save_rate"),
+        ("offers.budget=-1", "offers.budget"),
+        ("score.reasons_for=some", "reasons_for"),
+    ],
+)
+def test_score_invalid_config(
+    small_demo_dir: Path, trained: Path, tmp_path: Path, override: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        _score(small_demo_dir, trained, tmp_path, override)
+
+
+def test_score_budget_and_capacity(small_demo_dir: Path, trained: Path, tmp_path: Path) -> None:
+    result = _score(
+        small_demo_dir,
+        trained,
+        tmp_path,
+        "offers.budget=60",
+        "offers.catalog.personal_call.capacity=1",
+        "offers.control_fraction=0",
+    )
+    at_risk = pd.read_parquet(result.folder / "at_risk.parquet")
+    assert at_risk["offer_cost"].sum() <= 60
+    assert (at_risk["offer"] == "personal_call").sum() <= 1
+    assert (at_risk["contact_status"] == "budget").any()
+
+
+def test_score_cooldown_and_suppression(
+    small_demo_dir: Path, trained: Path, tmp_path: Path
+) -> None:
+    first = _score(small_demo_dir, trained, tmp_path)
+    offered = pd.read_parquet(first.folder / "at_risk.parquet").dropna(subset=["offer"])
+    opt_out = offered["customer_id"].iloc[:5]
+    suppression = tmp_path / "opt_out.csv"
+    opt_out.to_frame().to_csv(suppression, index=False)
+    later = (first.as_of + pd.Timedelta(days=7)).date()
+
+    second = _score(
+        small_demo_dir,
+        trained,
+        tmp_path,
+        f"as_of={later}",
+        f"offers.suppression_file={suppression}",
+    )
+
+    again = pd.read_parquet(second.folder / "at_risk.parquet")
+    repeated = again[again["customer_id"].isin(offered["customer_id"])]
+    assert repeated["offer"].isna().all()
+    assert set(repeated["contact_status"]) <= {"cooldown", "suppressed"}
+    assert (again.loc[again["customer_id"].isin(opt_out), "contact_status"] == "suppressed").all()
+
+
+def test_score_drift_can_stop_the_run(small_demo_dir: Path, trained: Path, tmp_path: Path) -> None:
+    # a month later the tenure of everyone has shifted: with tiny thresholds that is drift
+    with pytest.raises(DriftError, match="drift above"):
+        _score(
+            small_demo_dir,
+            trained,
+            tmp_path,
+            "drift.warn=0.00001",
+            "drift.flag=0.00002",
+            "drift.fail_on_flag=true",
+            "as_of=2026-02-01",
+        )
+    assert not (tmp_path / "exports").exists()
+
+
+def test_score_cli_exit_code_on_missing_model(small_demo_dir: Path, tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.score",
+            f"data.generate.output_dir={small_demo_dir}",
+            f"model_dir={tmp_path}/none",
+            f"export.dir={tmp_path}/exports",
+            f"hydra.run.dir={tmp_path}/run",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
+        check=False,
+    )
+    assert proc.returncode == 5, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1].startswith("BundleError: bundle")
