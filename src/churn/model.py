@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import os
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -420,12 +421,19 @@ def lightgbm_pipeline(model: Any) -> Pipeline:
     raise TypeError(f"lightgbm_pipeline: expected a fitted churn model; got {type(model).__name__}")
 
 
-def contributions(model: Any, frame: pd.DataFrame) -> pd.DataFrame:
-    """SHAP contributions (log-odds) of each encoded feature per row, plus ``bias``."""
+def contributions(model: Any, frame: pd.DataFrame, *, threads: int = 0) -> pd.DataFrame:
+    """SHAP contributions (log-odds) of each encoded feature per row, plus ``bias``.
+
+    ``threads``: LightGBM threads for this call (0: all cores); SHAP costs far more than a
+    prediction, so it is worth every core even when the model trains on one.
+    """
     pipeline = lightgbm_pipeline(model)
     encoded = pipeline.named_steps["encode"].transform(frame)
     values = pipeline.named_steps["lightgbm"].booster_.predict(
-        encoded, pred_contrib=True, num_iteration=pipeline.named_steps["lightgbm"].best_iteration_
+        encoded,
+        pred_contrib=True,
+        num_iteration=pipeline.named_steps["lightgbm"].best_iteration_,
+        num_threads=threads or (os.cpu_count() or 1),
     )
     return pd.DataFrame(values, columns=[*encoded.columns, "bias"], index=frame.index)
 
