@@ -307,3 +307,23 @@ def test_score_cli_exit_code_on_missing_model(small_demo_dir: Path, tmp_path: Pa
     )
     assert proc.returncode == 5, proc.stderr[-2000:]
     assert proc.stderr.strip().splitlines()[-1].startswith("BundleError: bundle")
+
+
+def test_score_logs_counts_to_mlflow(small_demo_dir: Path, trained: Path, tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    cwd = Path.cwd()
+    os.chdir(trained)
+    try:
+        result = _score(small_demo_dir, trained, tmp_path, "score.log_to_mlflow=true")
+    finally:
+        os.chdir(cwd)
+    client = MlflowClient(tracking_uri=f"sqlite:///{trained}/mlflow.db")
+    experiment = client.get_experiment_by_name("churn-scoring")
+    assert experiment is not None
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.data.params["as_of"] == str(result.as_of.date())
+    assert run.data.metrics["customers"] == result.counts["customers"]
+    assert any(key.startswith("psi/") for key in run.data.metrics)
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert artifacts == {"scoring_manifest.json"}  # counts only: no customer rows
