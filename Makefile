@@ -22,6 +22,7 @@ demo: setup  ## the main job end to end on the built-in demo data
 	$(BIN)/python -m pipelines.generate
 	$(BIN)/python -m pipelines.train
 	$(BIN)/python -m pipelines.score
+	$(BIN)/python -m pipelines.report
 
 test: setup lint  ## lint, type-check and run the whole test suite
 	$(BIN)/python -m pytest

@@ -101,7 +101,12 @@ def run(cfg: DictConfig) -> TrainResult:
     fingerprint = data.fingerprint(dataset.transactions)
     manifest = _manifest(cfg, outcome, settings, fingerprint, end, pre_decision)
     with watch.stage("bundle"):
-        saved = bundle.save(outcome.deployment.model, manifest, cfg.model_dir)
+        saved = bundle.save(
+            outcome.deployment.model,
+            manifest,
+            cfg.model_dir,
+            extra_files={f"plots/{path.name}": path for path in plots.values()},
+        )
     _write_json(out / "metrics.json", outcome.metrics)
 
     record: tracking.RunRecord | None = None

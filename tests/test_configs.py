@@ -28,7 +28,7 @@ def _overrides(cfg_keys: set[str]) -> list[str]:
 
 
 def test_primary_configs_found() -> None:
-    assert {"generate", "validate", "training_table", "train", "score"} <= set(PRIMARY)
+    assert {"generate", "validate", "training_table", "train", "score", "report"} <= set(PRIMARY)
 
 
 @pytest.mark.parametrize("name", PRIMARY)

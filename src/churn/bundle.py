@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import platform
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,7 @@ KEY_VARIABLE = "CHURN_BUNDLE_KEY"
 FORMAT_VERSION = 1
 # Written by save() only: a caller's manifest cannot set or keep them.
 _INTEGRITY_KEYS = frozenset(
-    {"format_version", "model_file", "model_sha256", "model_hmac", "libraries"}
+    {"format_version", "model_file", "model_sha256", "model_hmac", "libraries", "files"}
 )
 _LIBRARIES = (
     "numpy",
@@ -86,15 +87,32 @@ def _signature(sha256: str, key: str) -> str:
     return hmac.new(key.encode(), sha256.encode(), hashlib.sha256).hexdigest()
 
 
-def save(model: Any, manifest: Mapping[str, Any], directory: str | os.PathLike[str]) -> Bundle:
+def save(
+    model: Any,
+    manifest: Mapping[str, Any],
+    directory: str | os.PathLike[str],
+    *,
+    extra_files: Mapping[str, str | os.PathLike[str]] | None = None,
+) -> Bundle:
     """Write the bundle folder atomically (all files appear together, replacing an old bundle).
 
     Adds ``format_version``, ``model_file``, ``model_sha256``, ``libraries`` and, when
-    ``CHURN_BUNDLE_KEY`` is set, ``model_hmac`` to the manifest.
+    ``CHURN_BUNDLE_KEY`` is set, ``model_hmac`` to the manifest. ``extra_files`` maps relative
+    names inside the bundle (e.g. ``plots/roc.png``) to files copied in (listed as ``files``).
     """
     final = Path(directory)
+    extra = dict(extra_files or {})
+    for name in extra:
+        relative = Path(name)
+        if relative.is_absolute() or ".." in relative.parts or name in (MODEL_FILE, MANIFEST_FILE):
+            raise ValueError(
+                f"bundle.save: extra file names must stay inside the bundle; got {name}"
+            )
     with atomic_directory(final) as tmp:
         joblib.dump(model, tmp / MODEL_FILE)
+        for name, source in extra.items():
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, tmp / name)
         sha256 = file_sha256(tmp / MODEL_FILE)
         described = {k: v for k, v in manifest.items() if k not in _INTEGRITY_KEYS}
         full = {
@@ -102,6 +120,7 @@ def save(model: Any, manifest: Mapping[str, Any], directory: str | os.PathLike[s
             "format_version": FORMAT_VERSION,
             "model_file": MODEL_FILE,
             "model_sha256": sha256,
+            "files": sorted(extra),
             "libraries": library_versions(),
         }
         key = os.environ.get(KEY_VARIABLE)

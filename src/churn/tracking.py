@@ -352,3 +352,26 @@ def log_scoring_run(config: TrackingConfig, summary: Mapping[str, Any]) -> str:
     except _tracking_errors() as err:
         reason = " ".join(str(err).split())[:500]
         raise TrackingError(f"tracking at {config.uri} failed: {reason}") from err
+
+
+def log_report(config: TrackingConfig, path: Path, *, as_of: str | None) -> str:
+    """Log a report file to the experiment ``<tracking.experiment>-reports``; returns the run id.
+
+    Raises:
+        TrackingError: the tracking store is unreachable or refused a write.
+    """
+    import mlflow
+
+    try:
+        _configure(config)
+        experiment = mlflow.set_experiment(f"{config.experiment}-reports")
+        with mlflow.start_run(
+            run_name=f"report-{as_of or 'no-scoring'}", experiment_id=experiment.experiment_id
+        ) as active:
+            if as_of:
+                mlflow.log_param("as_of", as_of)
+            mlflow.log_artifact(str(path))
+            return str(active.info.run_id)
+    except _tracking_errors() as err:
+        reason = " ".join(str(err).split())[:500]
+        raise TrackingError(f"tracking at {config.uri} failed: {reason}") from err

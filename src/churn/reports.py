@@ -1,0 +1,569 @@
+"""The retention report: one self-contained HTML file for a retention team.
+
+Everything is inline (CSS, and plots as base64 PNG), so the file opens offline in any browser
+and references no external resource. Sections: retention KPIs by period, cohorts and retention
+curves, the latest scoring run (customers and value at risk by tier, the offer plan, the most
+frequent reasons per tier, drift flags) and a model card (training window and cutoffs, horizon,
+metrics against the baselines, reliability diagram, cumulative gain chart).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import logging
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+log = logging.getLogger(__name__)
+
+TIER_ORDER = ("low", "medium", "high", "very_high")
+_CSS = """
+body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; margin: 0;
+       color: #1f2933; background: #f5f7fa; }
+header { background: #243b53; color: #fff; padding: 24px 40px; }
+header h1 { margin: 0 0 6px 0; font-size: 26px; }
+header p { margin: 0; color: #d9e2ec; }
+main { padding: 8px 40px 40px 40px; max-width: 1200px; }
+section { background: #fff; border-radius: 6px; padding: 18px 24px; margin: 18px 0;
+          box-shadow: 0 1px 3px rgba(0,0,0,0.08); }
+h2 { margin-top: 0; font-size: 20px; color: #243b53; }
+h3 { font-size: 16px; color: #334e68; }
+p.note { color: #52606d; font-size: 13px; }
+table { border-collapse: collapse; margin: 8px 0 12px 0; font-size: 13px; }
+th, td { border-bottom: 1px solid #e4e7eb; padding: 5px 10px; text-align: right; }
+th { background: #f0f4f8; color: #334e68; }
+td.text, th.text { text-align: left; }
+.cards { display: flex; flex-wrap: wrap; gap: 12px; margin: 8px 0 16px 0; }
+.card { background: #f0f4f8; border-radius: 6px; padding: 10px 16px; min-width: 150px; }
+.card .value { font-size: 22px; font-weight: 600; color: #102a43; }
+.card .label { font-size: 12px; color: #52606d; }
+img { max-width: 100%; height: auto; }
+.flag { color: #ab091e; font-weight: 600; }
+.warn { color: #b44d12; font-weight: 600; }
+.ok { color: #0c6b58; font-weight: 600; }
+.grid { display: flex; flex-wrap: wrap; gap: 16px; }
+.grid > div { flex: 1 1 480px; }
+"""
+
+
+@dataclass
+class ReportData:
+    """What the report shows; each part is optional but the KPIs."""
+
+    title: str
+    generated_at: str
+    data_summary: Mapping[str, Any]
+    freq: str
+    period_kpis: pd.DataFrame
+    summary: Mapping[str, float]
+    cohorts: pd.DataFrame
+    curve: pd.Series
+    nps_value: float | None = None
+    nps_groups: pd.DataFrame | None = None
+    scoring: Mapping[str, Any] | None = None
+    at_risk: pd.DataFrame | None = None
+    model: Mapping[str, Any] | None = None
+    model_plots: Mapping[str, Path] = field(default_factory=dict)
+    churn_after_days: int = 90
+    data_end: pd.Timestamp | None = None
+
+    def settled(self) -> np.ndarray:
+        """Periods whose losses are all known: they end ``churn_after_days`` before the data end."""
+        if self.data_end is None or self.period_kpis.empty:
+            return np.ones(len(self.period_kpis), dtype=bool)
+        ends = pd.PeriodIndex(self.period_kpis.index).end_time.normalize() + pd.Timedelta(days=1)
+        limit = self.data_end - pd.Timedelta(days=self.churn_after_days)
+        return np.asarray(ends <= limit)
+
+
+def figure_uri(fig: Figure) -> str:
+    """A figure as a ``data:image/png;base64`` URI."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def file_uri(path: Path) -> str:
+    """A PNG file as a ``data:image/png;base64`` URI."""
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _img(uri: str, alt: str) -> str:
+    return f'<img src="{uri}" alt="{html.escape(alt)}">'
+
+
+def _fmt(value: Any, kind: str = "number") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if kind == "percent":
+        return f"{100 * float(value):.1f}%"
+    if kind == "money":
+        return f"{float(value):,.0f}"
+    if kind == "int":
+        return f"{round(float(value)):,}"
+    if kind == "ratio":
+        return f"{float(value):.3f}"
+    return f"{float(value):,.2f}"
+
+
+def _table(frame: pd.DataFrame, kinds: Mapping[str, str], *, index_name: str | None = None) -> str:
+    """An HTML table; ``kinds`` names the format of each column (text columns align left)."""
+    head = "".join(
+        f'<th class="{"text" if kinds.get(c) == "text" else ""}">'
+        f"{html.escape(str(c).replace('_', ' '))}</th>"
+        for c in frame.columns
+    )
+    if index_name is not None:
+        head = f'<th class="text">{html.escape(index_name)}</th>' + head
+    rows = []
+    for index, row in frame.iterrows():
+        cells = "".join(
+            f'<td class="text">{html.escape(str(row[c]))}</td>'
+            if kinds.get(c) == "text"
+            else f"<td>{_fmt(row[c], kinds.get(c, 'number'))}</td>"
+            for c in frame.columns
+        )
+        if index_name is not None:
+            cells = f'<td class="text">{html.escape(str(index))}</td>' + cells
+        rows.append(f"<tr>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _cards(items: Sequence[tuple[str, str]]) -> str:
+    cards = "".join(
+        f'<div class="card"><div class="value">{html.escape(v)}</div>'
+        f'<div class="label">{html.escape(k)}</div></div>'
+        for k, v in items
+    )
+    return f'<div class="cards">{cards}</div>'
+
+
+def plot_kpi_trends(kpis: pd.DataFrame) -> Figure:
+    """Retention and churn rate per period, with active customers underneath."""
+    fig = Figure(figsize=(9, 5))
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2, 1]})
+    labels = [str(p) for p in kpis.index]
+    x = np.arange(len(labels))
+    top.plot(x, 100 * kpis["retention_rate"], marker="o", label="customer retention rate")
+    top.plot(x, 100 * kpis["churn_rate"], marker="o", label="churn rate")
+    top.set_ylabel("% of customers at the start")
+    top.legend(loc="best")
+    top.grid(alpha=0.3)
+    bottom.bar(x, kpis["active_customers"], color="#829ab1")
+    bottom.set_ylabel("active customers")
+    step = max(1, len(labels) // 12)
+    bottom.set_xticks(x[::step], labels[::step], rotation=45, ha="right")
+    fig.suptitle("Retention and churn by period")
+    return fig
+
+
+def _ages(cohorts: pd.DataFrame) -> pd.DataFrame:
+    """The age columns of a cohort table (without its ``customers`` size column)."""
+    return cohorts.drop(columns=["customers"], errors="ignore")
+
+
+def plot_cohort_heatmap(cohorts: pd.DataFrame) -> Figure:
+    """Share of each acquisition cohort buying in each period since acquisition."""
+    cohorts = _ages(cohorts)
+    values = 100 * cohorts.to_numpy(dtype=float)
+    height = max(4.0, 0.28 * len(cohorts) + 1.5)
+    fig = Figure(figsize=(11, height))
+    ax = fig.subplots()
+    image = ax.imshow(np.ma.masked_invalid(values), aspect="auto", cmap="YlGnBu", vmin=0, vmax=100)
+    ax.set_xticks(range(cohorts.shape[1]), [str(c) for c in cohorts.columns])
+    ax.set_yticks(range(len(cohorts)), [str(i) for i in cohorts.index])
+    ax.set_xlabel("periods since acquisition")
+    ax.set_ylabel("acquisition cohort")
+    if cohorts.size <= 600:
+        for (i, j), v in np.ndenumerate(values):
+            if not np.isnan(v):
+                ax.text(
+                    j,
+                    i,
+                    f"{v:.0f}",
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="white" if v > 60 else "#102a43",
+                )
+    fig.colorbar(image, ax=ax, label="% of the cohort buying")
+    ax.set_title("Cohort retention: share of each cohort buying, by period since acquisition")
+    return fig
+
+
+def plot_retention_curves(cohorts: pd.DataFrame, curve: pd.Series, *, show: int = 6) -> Figure:
+    """The average retention curve and a few individual cohorts."""
+    cohorts = _ages(cohorts)
+    fig = Figure(figsize=(9, 4.5))
+    ax = fig.subplots()
+    picks = cohorts.index[:: max(1, len(cohorts) // show)]
+    for cohort in picks:
+        row = cohorts.loc[cohort].dropna()
+        ax.plot(
+            row.index.astype(int),
+            100 * row.to_numpy(dtype=float),
+            alpha=0.45,
+            lw=1,
+            label=f"cohort {cohort}",
+        )
+    ax.plot(
+        curve.index.astype(int),
+        100 * curve.to_numpy(dtype=float),
+        color="#102a43",
+        lw=3,
+        label="all cohorts (weighted)",
+    )
+    ax.set_xlabel("periods since acquisition")
+    ax.set_ylabel("% of the cohort buying")
+    ax.set_ylim(0, 105)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, ncol=2)
+    ax.set_title("Retention curves")
+    return fig
+
+
+def plot_value_at_risk(by_tier: pd.DataFrame) -> Figure:
+    """Customers and value at risk per risk tier."""
+    fig = Figure(figsize=(9, 3.8))
+    left, right = fig.subplots(1, 2)
+    labels = [str(t) for t in by_tier.index]
+    colors = ["#3ebd93", "#f0b429", "#f7814f", "#cf1124"][: len(labels)]
+    left.bar(labels, by_tier["customers"], color=colors)
+    left.set_title("customers by risk tier")
+    right.bar(labels, by_tier["value_at_risk"], color=colors)
+    right.set_title("value at risk by risk tier")
+    for ax in (left, right):
+        ax.grid(axis="y", alpha=0.3)
+    return fig
+
+
+def reason_kind(text: str) -> str:
+    """A reason with its numbers replaced by ``#``, so that reasons of one kind group together."""
+    return re.sub(r"\d[\d,.]*%?", "#", text)
+
+
+def top_reasons_by_tier(at_risk: pd.DataFrame, *, top: int = 3) -> pd.DataFrame:
+    """The most frequent reason kinds among the three reasons, per risk tier."""
+    scored = at_risk[at_risk["risk_tier"].notna()]
+    long = scored.melt(
+        id_vars=["risk_tier"], value_vars=["reason_1", "reason_2", "reason_3"], value_name="reason"
+    ).dropna(subset=["reason"])
+    if long.empty:
+        return pd.DataFrame(columns=["tier", "reason", "customers"])
+    long["reason"] = long["reason"].astype(str).map(reason_kind)
+    counts = long.groupby(["risk_tier", "reason"]).size().rename("customers").reset_index()
+    counts = counts.sort_values(["risk_tier", "customers"], ascending=[True, False])
+    best = counts.groupby("risk_tier").head(top).rename(columns={"risk_tier": "tier"})
+    order = {t: i for i, t in enumerate(TIER_ORDER)}
+    best = best.assign(_o=best["tier"].map(order).fillna(99)).sort_values(
+        ["_o", "customers"], ascending=[True, False]
+    )
+    return best.drop(columns="_o").reset_index(drop=True)
+
+
+def offer_plan(at_risk: pd.DataFrame) -> pd.DataFrame:
+    """Customers, cost and expected net benefit per offer, and the control group."""
+    offered = at_risk[at_risk["offer"].notna()]
+    plan = offered.groupby("offer").agg(
+        customers=("customer_id", "size"),
+        cost=("offer_cost", "sum"),
+        expected_net_benefit=("expected_net_benefit", "sum"),
+    )
+    plan = plan.sort_values("expected_net_benefit", ascending=False)
+    control = int(at_risk["control_group"].sum()) if "control_group" in at_risk else 0
+    total = pd.DataFrame(
+        {
+            "customers": [plan["customers"].sum()],
+            "cost": [plan["cost"].sum()],
+            "expected_net_benefit": [plan["expected_net_benefit"].sum()],
+        },
+        index=["total"],
+    )
+    held = pd.DataFrame(
+        {"customers": [control], "cost": [0.0], "expected_net_benefit": [float("nan")]},
+        index=["control group (not contacted)"],
+    )
+    return pd.concat([plan, total, held])
+
+
+def _kpi_section(data: ReportData) -> str:
+    settled = data.settled()
+    kpis = data.period_kpis.copy()
+    summary = data.summary
+    known = kpis[settled]
+    latest = known.iloc[-1] if len(known) else None
+    unit = {"M": "month", "Q": "quarter", "Y": "year"}.get(data.freq, data.freq)
+    # periods whose losses are not all known yet are marked: their churn is understated
+    kpis.index = [f"{p} *" if not ok else str(p) for p, ok in zip(kpis.index, settled, strict=True)]
+    cards = [
+        ("customers to date", _fmt(summary.get("customers"), "int")),
+        ("repeat purchase rate (to date)", _fmt(summary.get("repeat_purchase_rate"), "percent")),
+        ("orders per customer (to date)", _fmt(summary.get("purchase_frequency"))),
+        ("average order value", _fmt(summary.get("average_order_value"))),
+        ("average customer lifespan", f"{_fmt(summary.get('average_lifespan_days'), 'int')} days"),
+    ]
+    if latest is not None:
+        cards[:0] = [
+            (f"retention rate, {known.index[-1]}", _fmt(latest["retention_rate"], "percent")),
+            (f"churn rate, {known.index[-1]}", _fmt(latest["churn_rate"], "percent")),
+        ]
+    if data.nps_value is not None and not math.isnan(data.nps_value):
+        cards.append(("Net Promoter Score (latest answers)", f"{data.nps_value:+.0f}"))
+    shown = kpis.tail(12)
+    table = _table(
+        shown[
+            [
+                "customers_start",
+                "new_customers",
+                "lost_customers",
+                "customers_end",
+                "retention_rate",
+                "churn_rate",
+                "repeat_purchase_rate",
+                "purchase_frequency",
+                "average_order_value",
+            ]
+        ].rename(
+            columns={
+                "customers_start": "customers at start",
+                "new_customers": "new",
+                "lost_customers": "lost",
+                "customers_end": "customers at end",
+                "retention_rate": "retention rate",
+                "churn_rate": "churn rate",
+                "repeat_purchase_rate": "repeat purchase rate",
+                "purchase_frequency": "orders per active customer",
+                "average_order_value": "average order value",
+            }
+        ),
+        {
+            "customers at start": "int",
+            "new": "int",
+            "lost": "int",
+            "customers at end": "int",
+            "retention rate": "percent",
+            "churn rate": "percent",
+            "repeat purchase rate": "percent",
+        },
+        index_name=unit,
+    )
+    nps = ""
+    if data.nps_groups is not None and len(data.nps_groups):
+        nps = (
+            "<h3>Churn by NPS group</h3>"
+            "<p class='note'>Each customer's latest NPS answer: promoters 9-10, passives 7-8, "
+            "detractors 0-6; NPS = % promoters - % detractors.</p>"
+            + _table(
+                data.nps_groups,
+                {"customers": "int", "lost_customers": "int", "churn_rate": "percent"},
+                index_name="group",
+            )
+        )
+    return (
+        "<section><h2>Retention KPIs</h2>"
+        + _cards(cards)
+        + _img(figure_uri(plot_kpi_trends(kpis)), "retention and churn by period")
+        + f"<h3>The last {len(shown)} full {unit}s</h3>"
+        + table
+        + "<p class='note'>Customer retention rate = (customers at end - new customers) / "
+        "customers at start. Churn rate = customers lost in the period / customers at start; a "
+        "customer is lost in the period of their last purchase once the data shows no purchase "
+        f"for {data.churn_after_days} days after it, so the latest periods (marked *) are "
+        "provisional: some of their customers may still turn out to be lost. Repeat purchase "
+        "rate = share of the period's buyers who bought more than once in it.</p>"
+        + nps
+        + "</section>"
+    )
+
+
+def _cohort_section(data: ReportData) -> str:
+    if data.cohorts.empty:
+        return ""
+    return (
+        "<section><h2>Cohorts</h2>"
+        "<p class='note'>Customers grouped by the period of their first purchase; each cell is "
+        "the share of the cohort who bought in that period after acquisition.</p>"
+        + _img(figure_uri(plot_cohort_heatmap(data.cohorts)), "cohort retention heatmap")
+        + _img(figure_uri(plot_retention_curves(data.cohorts, data.curve)), "retention curves")
+        + "</section>"
+    )
+
+
+def _scoring_section(data: ReportData) -> str:
+    if data.scoring is None or data.at_risk is None:
+        return (
+            "<section><h2>Latest scoring run</h2><p>No scoring run found: run "
+            "<code>python -m pipelines.score</code> first.</p></section>"
+        )
+    manifest = data.scoring
+    counts = manifest.get("counts", {})
+    by_tier = (
+        pd.DataFrame(
+            {
+                "customers": pd.Series(counts.get("by_tier", {}), dtype=float),
+                "value_at_risk": pd.Series(counts.get("value_at_risk_by_tier", {}), dtype=float),
+            }
+        )
+        .reindex([t for t in TIER_ORDER if t in counts.get("by_tier", {})])
+        .fillna(0.0)
+    )
+    status = counts.get("by_status", {})
+    offers_info = manifest.get("offers", {})
+    cards = [
+        ("as-of date", str(manifest.get("as_of"))),
+        ("customers scored", _fmt(status.get("scored", 0), "int")),
+        ("lapsed (win-back targets)", _fmt(status.get("lapsed", 0), "int")),
+        ("never bought (onboarding)", _fmt(status.get("no_purchase", 0), "int")),
+        ("on the at-risk list", _fmt(counts.get("at_risk", 0), "int")),
+        (
+            "budget used",
+            f"{_fmt(offers_info.get('budget_used'), 'money')} of "
+            f"{_fmt(offers_info.get('budget'), 'money')}",
+        ),
+    ]
+    drift_rows = [r for r in manifest.get("drift_by_column", []) if r.get("status") != "ok"]
+    if drift_rows:
+        drift = _table(
+            pd.DataFrame(drift_rows)[["column", "psi", "status"]].set_index("column"),
+            {"psi": "ratio", "status": "text"},
+            index_name="feature",
+        )
+    else:
+        drift = (
+            "<p class='ok'>No drift: every feature and the score are within the warning level "
+            f"(PSI {manifest.get('drift', {}).get('thresholds', {}).get('warn', 0.1)}) of the "
+            "training data.</p>"
+        )
+    reasons = top_reasons_by_tier(data.at_risk)
+    return (
+        "<section><h2>Latest scoring run</h2>"
+        + _cards(cards)
+        + _img(figure_uri(plot_value_at_risk(by_tier)), "customers and value at risk by tier")
+        + _table(by_tier, {"customers": "int", "value_at_risk": "money"}, index_name="risk tier")
+        + "<h3>Offer plan</h3>"
+        + _table(
+            offer_plan(data.at_risk),
+            {"customers": "int", "cost": "money", "expected_net_benefit": "money"},
+            index_name="offer",
+        )
+        + "<p class='note'>Expected net benefit = churn probability x value x save rate - cost. "
+        "The control group is a random share of the planned contacts, not contacted, so that "
+        "next month's results show what the offers really saved.</p>"
+        + "<h3>Most frequent reasons per tier</h3>"
+        + _table(
+            reasons.set_index("tier"), {"reason": "text", "customers": "int"}, index_name="tier"
+        )
+        + "<h3>Drift since training</h3>"
+        + drift
+        + "</section>"
+    )
+
+
+def _model_section(data: ReportData) -> str:
+    model = data.model
+    if model is None:
+        return "<section><h2>Model card</h2><p>No trained model found.</p></section>"
+    evaluation = model.get("evaluation", {})
+    deployment = model.get("deployment", {})
+    metrics = model.get("metrics", {})
+    scorers = {
+        "model (calibrated LightGBM)": "test",
+        "recency baseline": "test/recency",
+        "RFM logistic baseline": "test/rfm_logistic",
+        "BG/NBD baseline": "test/bgnbd",
+        "oracle (true probabilities)": "test/oracle",
+    }
+    rows = {
+        name: {
+            "ROC-AUC": metrics.get(f"{prefix}/roc_auc"),
+            "PR-AUC": metrics.get(f"{prefix}/pr_auc"),
+            "Brier": metrics.get(f"{prefix}/brier"),
+            "calibration error": metrics.get(f"{prefix}/ece"),
+            "capture top 10%": metrics.get(f"{prefix}/capture_top10"),
+        }
+        for name, prefix in scorers.items()
+        if f"{prefix}/roc_auc" in metrics
+    }
+    table = _table(
+        pd.DataFrame.from_dict(rows, orient="index"),
+        {k: "ratio" for k in ("ROC-AUC", "PR-AUC", "Brier", "calibration error")}
+        | {"capture top 10%": "percent"},
+        index_name="scorer",
+    )
+    facts = pd.DataFrame(
+        {
+            "value": [
+                str(model.get("created_at")),
+                str(model.get("data_end")),
+                f"churn = no purchase in the next {model.get('horizon_days')} days",
+                _recipe(evaluation, test=True),
+                _recipe(deployment, test=False),
+                str(model.get("calibration")),
+                str((model.get("mlflow") or {}).get("version", "not registered")),
+            ]
+        },
+        index=[
+            "trained",
+            "data up to",
+            "horizon",
+            "evaluation (the figures below)",
+            "deployed model (scores customers)",
+            "calibration method",
+            "registry version",
+        ],
+    )
+    images = "".join(
+        f"<div>{_img(file_uri(path), name)}</div>"
+        for name, path in data.model_plots.items()
+        if path.is_file()
+    )
+    return (
+        "<section><h2>Model card</h2>"
+        + _table(facts, {"value": "text"}, index_name="")
+        + "<h3>Test cutoff: the model against simple baselines</h3>"
+        + table
+        + "<p class='note'>Measured on the latest cutoff whose outcome is known, with a model "
+        "trained only on earlier data. ROC-AUC and PR-AUC: how well the score ranks churners "
+        "first (higher is better); Brier and calibration error: how close the probabilities "
+        "are to what happened (lower is better); capture: share of all churners among the "
+        "riskiest 10%.</p>" + f'<div class="grid">{images}</div>' + "</section>"
+    )
+
+
+def _recipe(roles: Mapping[str, Any], *, test: bool) -> str:
+    training = roles.get("training", [])
+    span = f"{training[-1]} to {training[0]}" if training else "?"
+    text = (
+        f"trained on {len(training)} cutoffs {span} ({roles.get('training_rows', '?')} rows), "
+        f"calibrated on {roles.get('calibration')}"
+    )
+    return f"{text}, tested on {roles.get('target')}" if test else text
+
+
+def render(data: ReportData) -> str:
+    """The whole report as one HTML document."""
+    summary = data.data_summary
+    subtitle = (
+        f"Generated {data.generated_at} · data from {summary.get('first')} to "
+        f"{summary.get('last')} · {summary.get('customers', 0):,} customers, "
+        f"{summary.get('rows', 0):,} transactions"
+    )
+    body = (
+        _kpi_section(data) + _cohort_section(data) + _scoring_section(data) + _model_section(data)
+    )
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(data.title)}</title><style>{_CSS}</style></head><body>"
+        f"<header><h1>{html.escape(data.title)}</h1><p>{html.escape(subtitle)}</p></header>"
+        f"<main>{body}</main></body></html>"
+    )
