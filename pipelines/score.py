@@ -19,7 +19,18 @@ import hydra
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from churn import bundle, data, engine, export, labels, monitoring, offers, scoring, tracking
+from churn import (
+    bundle,
+    data,
+    database,
+    engine,
+    export,
+    labels,
+    monitoring,
+    offers,
+    scoring,
+    tracking,
+)
 from churn.errors import ConfigError, DataError, DriftError
 from churn.features import FeatureConfig, build_features
 from churn.timing import Stopwatch
@@ -57,18 +68,9 @@ def run(cfg: DictConfig) -> ScoreResult:
     """Score every customer at the as-of date and write the exports."""
     watch = Stopwatch()
     seed = int(cfg.seed)
-    tiers = scoring.TierConfig.from_mapping(_container(cfg.tiers))
-    offer_config = offers.OfferConfig.from_mapping(_container(cfg.offers), tiers=tiers.names)
-    thresholds = monitoring.DriftThresholds.from_mapping(
-        {"warn": cfg.drift.warn, "flag": cfg.drift.flag}
-    )
-    if cfg.score.reasons_for not in ("at_risk", "all", "none"):
-        raise ConfigError(
-            f"score.reasons_for: expected at_risk, all or none; got {cfg.score.reasons_for!r}"
-        )
-    batch_size = int(cfg.score.batch_size)
-    if batch_size < 1:
-        raise ConfigError(f"score.batch_size: expected >= 1; got {batch_size}")
+    options = _options(cfg)
+    tiers, offer_config, thresholds = options.tiers, options.offers, options.thresholds
+    batch_size, targets, db_target = options.batch_size, options.targets, options.database
 
     with tempfile.TemporaryDirectory(prefix="churn-bundle-") as work, watch.stage("bundle"):
         loaded = _load_bundle(cfg, Path(work))
@@ -190,6 +192,9 @@ def run(cfg: DictConfig) -> ScoreResult:
             rejects=rejects,
             manifest=run_manifest,
         )
+    if "postgres" in targets:
+        with watch.stage("database"):
+            database.write_at_risk(outcome.at_risk, db_target, as_of=as_of)
     if cfg.score.log_to_mlflow:
         _log_run(cfg, run_manifest)
     log.info(
@@ -204,6 +209,37 @@ def run(cfg: DictConfig) -> ScoreResult:
     )
     counts: dict[str, Any] = run_manifest["counts"]  # type: ignore[assignment]
     return ScoreResult(folder, as_of, counts, drift, dict(watch.seconds))
+
+
+@dataclass(frozen=True)
+class _Options:
+    tiers: scoring.TierConfig
+    offers: offers.OfferConfig
+    thresholds: monitoring.DriftThresholds
+    batch_size: int
+    targets: list[str]
+    database: database.DatabaseTarget
+
+
+def _options(cfg: DictConfig) -> _Options:
+    """Validate every scoring option before any work starts (exit 2 on a bad one)."""
+    tiers = scoring.TierConfig.from_mapping(_container(cfg.tiers))
+    offer_config = offers.OfferConfig.from_mapping(_container(cfg.offers), tiers=tiers.names)
+    thresholds = monitoring.DriftThresholds.from_mapping(
+        {"warn": cfg.drift.warn, "flag": cfg.drift.flag}
+    )
+    if cfg.score.reasons_for not in ("at_risk", "all", "none"):
+        raise ConfigError(
+            f"score.reasons_for: expected at_risk, all or none; got {cfg.score.reasons_for!r}"
+        )
+    targets = list(cfg.export.targets)
+    if sorted(set(targets) - {"files", "postgres"}) or "files" not in targets:
+        raise ConfigError(f"export.targets: expected files and optionally postgres; got {targets}")
+    batch_size = int(cfg.score.batch_size)
+    if batch_size < 1:
+        raise ConfigError(f"score.batch_size: expected >= 1; got {batch_size}")
+    target = database.DatabaseTarget.from_mapping(_container(cfg.export.postgres))
+    return _Options(tiers, offer_config, thresholds, batch_size, targets, target)
 
 
 def _as_of(value: Any, end: pd.Timestamp, dataset: data.Dataset) -> pd.Timestamp:

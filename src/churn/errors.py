@@ -44,3 +44,9 @@ class DriftError(DataError):
     """Scoring data drifted from the training reference beyond the configured flag level."""
 
     exit_code = 6
+
+
+class ExportError(ChurnError):
+    """An export target (a database) refused the at-risk list; the files were written."""
+
+    exit_code = 7
