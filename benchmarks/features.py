@@ -10,7 +10,9 @@ process (so peak RSS is its own) and reads the Parquet files directly (out of co
 * ``sql``: a hand-written DuckDB SQL query of the same features (the reference to beat);
 * ``engine``: ``churn.features.build_features`` (ibis on DuckDB), BG/NBD off, as the SQL;
 * ``engine_btyd``: the same with the BG/NBD features (a fit per cutoff) on;
-* ``pandas``: an idiomatic pandas implementation of the same features (one cutoff only).
+* ``pandas``: an idiomatic pandas implementation of the same features (one cutoff only);
+* ``spark``: ``build_features`` on Apache Spark ``local[2]`` (BG/NBD off), reading the same
+  Parquet files; its time includes starting the session, its RSS adds the JVM's peak.
 
 Figures: the median wall time and peak RSS of ``--repeats`` runs, and ratios against the
 references measured in the same run. ``--check`` first verifies on small data that the SQL and
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -210,6 +213,55 @@ def run_engine(folder: Path, cuts: list[pd.Timestamp], *, btyd: bool) -> Any:
     )
 
 
+def run_spark(folder: Path, cuts: list[pd.Timestamp]) -> tuple[Any, float]:
+    """The same definitions on Spark local[2], reading the Parquet files directly.
+
+    Returns the result and the JVM's peak RSS in MiB (the Spark driver is a child process).
+    """
+    import ibis
+
+    from churn import engine
+    from churn.features import FeatureConfig, build_features
+
+    con = engine.connect(
+        {
+            "name": "spark",
+            "master": "local[2]",
+            "conf": {
+                "spark.driver.memory": "16g",
+                "spark.sql.shuffle.partitions": 8,
+                "spark.ui.enabled": False,
+                "spark.ui.showConsoleProgress": False,
+                "spark.sql.execution.arrow.pyspark.enabled": True,
+            },
+        }
+    )
+    assert isinstance(con, ibis.BaseBackend)
+    tx = con.read_parquet(str(folder / "transactions.parquet"))
+    ev = con.read_parquet(str(folder / "events.parquet"))
+    config = FeatureConfig(btyd_enabled=False)
+    result = build_features(
+        tx, cuts, config, events=ev, horizon_days=HORIZON, active_within_days=ACTIVE_WITHIN
+    )
+    return result, _children_peak_mib()
+
+
+def _children_peak_mib() -> float:
+    """Peak RSS (VmHWM) of this process's children, from /proc."""
+    peak = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) != os.getpid():
+                continue
+            for line in (stat.parent / "status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]) / 1024)
+        except (OSError, IndexError, ValueError):
+            continue
+    return peak
+
+
 # --- idiomatic pandas ---------------------------------------------------------------------------
 
 
@@ -320,6 +372,13 @@ def child(method: str, size: str, n_cutoffs: int) -> None:
         rows = run_engine(folder, cuts, btyd=True).num_rows
     elif method == "pandas":
         rows = len(run_pandas(folder, cuts))
+    elif method == "spark":
+        result, jvm = run_spark(folder, cuts)
+        rows = result.num_rows
+        seconds = time.perf_counter() - started
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 + jvm
+        print(json.dumps({"seconds": seconds, "rss_mib": rss, "rows": rows}))
+        return
     else:
         raise SystemExit(f"unknown method {method}")
     seconds = time.perf_counter() - started
@@ -436,6 +495,9 @@ def report(size: str, results: dict[tuple[str, int], dict[str, float]]) -> None:
         print(f"  {n:>2} cutoffs: pandas / engine = {ratio(('pandas', n), ('engine', n))}")
         print(f"  {n:>2} cutoffs: engine / Parquet read = {ratio(('engine', n), ('parquet', 1))}")
     print(f"  engine 12 / 1 cutoffs = {ratio(('engine', 12), ('engine', 1))}")
+    for n in sorted({n for m, n in results if m == "spark"}):
+        spark_ratio = ratio(("spark", n), ("engine", n))
+        print(f"  {n:>2} cutoffs: Spark local[2] / DuckDB engine = {spark_ratio}")
     print(
         f"  engine with BG/NBD / without, 12 cutoffs = {ratio(('engine_btyd', 12), ('engine', 12))}"
     )

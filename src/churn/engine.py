@@ -1,11 +1,14 @@
 """The query engine that runs the feature definitions (ibis backends).
 
-DuckDB (embedded) is the default; the same ibis expressions run unchanged on other backends.
+DuckDB (embedded) is the default; the same ibis expressions run unchanged on Apache Spark
+(``engine=spark``: a ``local[N]`` session by default, or a cluster by its master URL).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +21,7 @@ from churn.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-ENGINES = ("duckdb",)
+ENGINES = ("duckdb", "spark")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ def connect(config: Mapping[str, Any]) -> ibis.BaseBackend:
     name = config.get("name")
     if name not in ENGINES:
         raise ConfigError(f"engine.name: expected one of {list(ENGINES)}; got {name!r}")
+    if name == "spark":
+        return ibis.pyspark.connect(spark_session(config))
     settings: dict[str, Any] = {}
     if config.get("threads") is not None:
         settings["threads"] = int(config["threads"])
@@ -43,6 +48,33 @@ def connect(config: Mapping[str, Any]) -> ibis.BaseBackend:
     con = ibis.duckdb.connect(**settings)
     log.info("engine: duckdb %s", settings or "(defaults)")
     return con
+
+
+def spark_session(config: Mapping[str, Any]) -> Any:
+    """The Spark session of ``engine=spark`` (reused when one is already running).
+
+    Workers run this interpreter (``PYSPARK_PYTHON``), so they have the same packages; a local
+    master binds to 127.0.0.1 unless ``SPARK_LOCAL_IP`` says otherwise.
+    """
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as err:
+        raise ConfigError(
+            "engine=spark needs pyspark: pip install -c constraints.txt 'pyspark==4.0.5'"
+        ) from err
+    master = str(config.get("master") or "local[2]")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    if master.startswith("local"):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    builder = SparkSession.builder.master(master).appName(str(config.get("app_name") or "churn"))
+    for key, value in dict(config.get("conf") or {}).items():
+        builder = builder.config(
+            str(key), str(value).lower() if isinstance(value, bool) else str(value)
+        )
+    session = builder.getOrCreate()
+    log.info("engine: spark %s (Spark %s)", master, session.version)
+    return session
 
 
 def register(
@@ -55,7 +87,13 @@ def register(
     """Make the validated Arrow tables available to the engine as ibis tables."""
 
     def table(name: str, data: pa.Table | None) -> ir.Table | None:
-        return None if data is None else con.create_table(name, data, temp=True, overwrite=True)
+        if data is None:
+            return None
+        if con.name == "pyspark":
+            session = con._session  # ibis exposes no public accessor
+            session.createDataFrame(data).createOrReplaceTempView(name)
+            return con.table(name)
+        return con.create_table(name, data, temp=True, overwrite=True)
 
     tx = table("transactions", transactions)
     if tx is None:  # for the type checker: transactions are always given
