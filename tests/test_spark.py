@@ -164,6 +164,33 @@ def test_scoring_on_spark_equals_local_scoring(
     listed = local.at_risk.set_index("customer_id")
     on_list = got[got["risk_tier"].isin(tiers.at_risk)]
     assert (on_list["reason_1"] == listed.loc[on_list.index, "reason_1"]).all()
+    # the same from features that never leave Spark (BG/NBD fitted on the collected summary)
+    spark_tables = _tables(spark, small_demo_dir)
+    lazy, finish = spark_scoring.features_on_spark(
+        spark,
+        spark_tables.transactions,
+        as_of,
+        FeatureConfig(),
+        events=spark_tables.events,
+        horizon_days=90,
+    )
+    distributed = spark_scoring.score_on_spark(
+        lazy,
+        loaded.model,
+        loaded.manifest,
+        tiers=tiers,
+        margin=catalog.margin,
+        output=tmp_path / "at_risk_lazy",
+        finish=finish,
+    )
+    again = distributed.toPandas().set_index("customer_id").sort_index()
+    assert again.index.equals(got.index)
+    np.testing.assert_allclose(
+        again["churn_probability"].to_numpy(float), got["churn_probability"].to_numpy(float)
+    )
+    assert (again["risk_tier"].fillna("-") == got["risk_tier"].fillna("-")).all()
+    assert (again["reason_1"].fillna("-") == got["reason_1"].fillna("-")).all()
+
     written = pd.read_parquet(tmp_path / "at_risk")
     assert len(written) == len(on_list)
     assert sorted(p.name for p in (tmp_path / "at_risk").glob("risk_tier=*")) == [

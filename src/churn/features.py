@@ -187,16 +187,10 @@ def build_features(
         (string), ``cutoff`` (timestamp[us]) and the columns of :func:`feature_docs`, with stable
         types (float64 for measures, int64 for counts, string for ``lifecycle_stage``).
     """
-    if not cutoffs:
-        raise ConfigError("build_features: expected at least one cutoff; got none")
     started = time.perf_counter()
-    cut = _cutoff_table(cutoffs)
-    has_category = "category" in transactions.columns
-    # BG/NBD is fitted on every buyer, so with it the population filter comes after the fit.
-    sql_filter = None if config.btyd_enabled else active_within_days
-    query = _transaction_features(transactions, cut, config, has_category, sql_filter)
-    if events is not None:
-        query = _with_event_features(query, events, cut, config)
+    query = feature_query(
+        transactions, cutoffs, config, events=events, active_within_days=active_within_days
+    )
     table = query.order_by(["cutoff", "customer_id"]).to_pyarrow()
     log.info(
         "features: %d rows for %d cutoffs in %.2f s",
@@ -204,15 +198,69 @@ def build_features(
         len(cutoffs),
         time.perf_counter() - started,
     )
+    params = fit_btyd(table, config) if config.btyd_enabled else {}
+    return finish_features(
+        table,
+        config,
+        params=params,
+        horizon_days=horizon_days,
+        active_within_days=active_within_days,
+        has_category="category" in transactions.columns,
+        has_events=events is not None,
+    )
+
+
+def feature_query(
+    transactions: ir.Table,
+    cutoffs: Sequence[pd.Timestamp | str],
+    config: FeatureConfig,
+    *,
+    events: ir.Table | None = None,
+    active_within_days: int | None = None,
+) -> ir.Table:
+    """The features as a lazy ibis query, before the BG/NBD step and the final types.
+
+    Besides the features it holds the helper columns the BG/NBD step needs (``c_days``,
+    ``first_day``, ``last_day``, ``last_ts``). With BG/NBD on, the population filter is left
+    to :func:`finish_features` (the model is fitted on every buyer). Used as it is by engines
+    that keep the result distributed (Spark); :func:`build_features` collects it.
+    """
+    if not cutoffs:
+        raise ConfigError("build_features: expected at least one cutoff; got none")
+    cut = _cutoff_table(cutoffs)
+    has_category = "category" in transactions.columns
+    # BG/NBD is fitted on every buyer, so with it the population filter comes after the fit.
+    sql_filter = None if config.btyd_enabled else active_within_days
+    query = _transaction_features(transactions, cut, config, has_category, sql_filter)
+    if events is not None:
+        query = _with_event_features(query, events, cut, config)
+    return query
+
+
+def finish_features(
+    table: pa.Table,
+    config: FeatureConfig,
+    *,
+    params: Mapping[pd.Timestamp, btyd.BGNBDParams],
+    horizon_days: int,
+    active_within_days: int | None,
+    has_category: bool,
+    has_events: bool,
+) -> pa.Table:
+    """Rows of :func:`feature_query` to final features: BG/NBD outputs, population, types.
+
+    Works on any subset of the rows (e.g. one Spark partition) given the parameters fitted by
+    :func:`fit_btyd` on all of them.
+    """
     if config.btyd_enabled:
         keep = None
         if active_within_days is not None:
             recency = pc.subtract(table["c_days"], table["last_ts"])
             keep = pc.less_equal(recency, active_within_days).to_numpy(zero_copy_only=False)
-        table = _with_btyd(table, config, horizon_days, score=keep)
+        table = _with_btyd(table, config, horizon_days, params, score=keep)
         if keep is not None:
             table = table.filter(pa.array(keep))
-    docs = feature_docs(config, has_category=has_category, has_events=events is not None)
+    docs = feature_docs(config, has_category=has_category, has_events=has_events)
     return _finalise(table, docs)
 
 
@@ -436,34 +484,37 @@ def _with_event_features(
     )
 
 
-def _with_btyd(
-    table: pa.Table, config: FeatureConfig, horizon_days: int, *, score: np.ndarray | None
-) -> pa.Table:
-    """Fit BG/NBD at each cutoff on every buyer so far (the rows of ``table``).
-
-    Only the rows where ``score`` is true (all when None) get the model's outputs.
-
-    The model's summary per customer: x repeat purchase days, t_x from the first to the last
-    purchase day, T from the first purchase day to the cutoff, in ``time_unit_days``.
-    """
-    unit = config.btyd_time_unit_days
+def _summary(
+    table: pa.Table, unit: float
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+    """The BG/NBD per-customer summary: x repeat purchase days, t_x and T in ``unit`` days."""
     frame = table.select(["cutoff", "frequency", "first_day", "last_day", "c_days"]).to_pandas()
     x = frame["frequency"].to_numpy(dtype=float) - 1
     t_x = (frame["last_day"] - frame["first_day"]).to_numpy(dtype=float) / unit
     big_t = (frame["c_days"] - frame["first_day"]).to_numpy(dtype=float) / unit
-    p_alive = np.full(len(frame), np.nan)
-    expected = np.full(len(frame), np.nan)
+    return frame, x, t_x, big_t
+
+
+def fit_btyd(table: pa.Table, config: FeatureConfig) -> dict[pd.Timestamp, btyd.BGNBDParams]:
+    """Fit BG/NBD at each cutoff on every buyer so far (the rows of :func:`feature_query`).
+
+    The model's summary per customer: x repeat purchase days, t_x from the first to the last
+    purchase day, T from the first purchase day to the cutoff, in ``time_unit_days``. A cutoff
+    with too few buyers, or whose fit fails, gets no parameters (its columns stay empty).
+    """
+    frame, x, t_x, big_t = _summary(table, config.btyd_time_unit_days)
+    fitted: dict[pd.Timestamp, btyd.BGNBDParams] = {}
     previous: btyd.BGNBDParams | None = None  # warm start: neighbouring cutoffs fit alike
     cutoff_codes = frame["cutoff"].to_numpy()
     for cutoff in np.unique(cutoff_codes):
         rows = cutoff_codes == cutoff
-        day = pd.Timestamp(cutoff).date()
+        day = pd.Timestamp(cutoff)
         buyers = int(rows.sum())
         if buyers < config.btyd_min_customers:
             log.warning(
                 "BG/NBD at %s: %d buyers, fewer than features.btyd.min_customers=%d; "
                 "btyd features left empty for this cutoff",
-                day,
+                day.date(),
                 buyers,
                 config.btyd_min_customers,
             )
@@ -477,15 +528,43 @@ def _with_btyd(
                 initial=previous,
             )
         except btyd.ConvergenceError as err:
-            log.warning("BG/NBD at %s: %s; btyd features left empty for this cutoff", day, err)
+            log.warning(
+                "BG/NBD at %s: %s; btyd features left empty for this cutoff", day.date(), err
+            )
             continue
-        log.info("BG/NBD at %s on %d buyers: %s", day, buyers, params)
+        log.info("BG/NBD at %s on %d buyers: %s", day.date(), buyers, params)
         previous = params
+        fitted[day] = params
+    return fitted
+
+
+def _with_btyd(
+    table: pa.Table,
+    config: FeatureConfig,
+    horizon_days: int,
+    params: Mapping[pd.Timestamp, btyd.BGNBDParams],
+    *,
+    score: np.ndarray | None,
+) -> pa.Table:
+    """Add P(alive) and expected purchases in the horizon with the fitted ``params``.
+
+    Only the rows where ``score`` is true (all when None) get the model's outputs.
+    """
+    unit = config.btyd_time_unit_days
+    frame, x, t_x, big_t = _summary(table, unit)
+    p_alive = np.full(len(frame), np.nan)
+    expected = np.full(len(frame), np.nan)
+    cutoff_codes = frame["cutoff"].to_numpy()
+    for cutoff in np.unique(cutoff_codes):
+        fitted = params.get(pd.Timestamp(cutoff))
+        if fitted is None:
+            continue
+        rows = cutoff_codes == cutoff
         if score is not None:
             rows &= score
-        p_alive[rows] = btyd.p_alive(params, x[rows], t_x[rows], big_t[rows])
+        p_alive[rows] = btyd.p_alive(fitted, x[rows], t_x[rows], big_t[rows])
         expected[rows] = btyd.expected_purchases(
-            params, horizon_days / unit, x[rows], t_x[rows], big_t[rows]
+            fitted, horizon_days / unit, x[rows], t_x[rows], big_t[rows]
         )
     table = table.append_column("btyd_p_alive", pa.array(p_alive, pa.float64()))
     return table.append_column("btyd_expected_purchases", pa.array(expected, pa.float64()))

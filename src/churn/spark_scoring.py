@@ -1,11 +1,12 @@
 """Scoring on Apache Spark: the bundle's model applied to feature rows partition by partition.
 
-The verified model is broadcast to the executors and applied with ``mapInPandas``, one Arrow
-batch at a time, with the same functions as :mod:`churn.scoring`: the population rule, the
-calibrated probability, threshold tiers, value and the SHAP reasons of the at-risk customers.
-The at-risk list is written as Parquet partitioned by risk tier. Offers are not planned here:
-their budget is global, so :func:`churn.offers.assign_offers` runs on the (much smaller)
-at-risk list afterwards.
+:func:`features_on_spark` builds the features at the as-of date as a Spark DataFrame without
+collecting them. The verified model is broadcast to the executors and applied with
+``mapInPandas``, one Arrow batch at a time, with the same functions as :mod:`churn.scoring`:
+the population rule, the calibrated probability, threshold tiers, value and the SHAP reasons of
+the at-risk customers. The at-risk list is written as Parquet partitioned by risk tier. Offers
+are not planned here: their budget is global, so :func:`churn.offers.assign_offers` runs on the
+(much smaller) at-risk list afterwards.
 """
 
 from __future__ import annotations
@@ -14,15 +15,17 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from churn import offers, scoring
 from churn.errors import BundleError, ConfigError
+from churn.features import FeatureConfig, feature_query, finish_features, fit_btyd
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +94,60 @@ def score_batch(
     return out
 
 
+Finish = Callable[[pd.DataFrame], pd.DataFrame]
+
+
+def features_on_spark(
+    con: Any,
+    transactions: Any,
+    as_of: pd.Timestamp,
+    config: FeatureConfig,
+    *,
+    events: Any = None,
+    horizon_days: int,
+) -> tuple[Any, Finish]:
+    """Every buyer's features at ``as_of`` as a Spark DataFrame, without collecting them.
+
+    The feature query runs on Spark and stays there; only BG/NBD's per-customer summary (three
+    numbers a customer) is collected to fit the model on the driver. The returned ``finish``
+    turns a pandas batch of the query's rows into final features (BG/NBD outputs and types),
+    for :func:`score_on_spark` to apply in each partition.
+
+    Args:
+        con: an ibis PySpark backend (``churn.engine.connect`` with ``engine=spark``).
+        transactions: the transactions as an ibis table of that backend.
+        as_of: the as-of date.
+        config: the bundle's feature config.
+        events: the events table, when the model uses event features.
+        horizon_days: the label horizon (BG/NBD expected purchases).
+    """
+    query = feature_query(transactions, [as_of], config, events=events)
+    params: dict[pd.Timestamp, Any] = {}
+    if config.btyd_enabled:
+        summary = query.select("cutoff", "frequency", "first_day", "last_day", "c_days")
+        params = fit_btyd(summary.to_pyarrow(), config)
+    con._run_pre_execute_hooks(query)  # registers the cutoffs table with the session
+    frame = con._session.sql(con.compile(query))
+    # plain values only: the closure is shipped to the executors (no ibis or Spark objects)
+    has_category = "category" in transactions.columns
+    has_events = events is not None
+
+    def finish(batch: pd.DataFrame) -> pd.DataFrame:
+        table = pa.Table.from_pandas(batch, preserve_index=False)
+        done = finish_features(
+            table,
+            config,
+            params=params,
+            horizon_days=horizon_days,
+            active_within_days=None,
+            has_category=has_category,
+            has_events=has_events,
+        )
+        return done.to_pandas()
+
+    return frame, finish
+
+
 def score_on_spark(
     features: Any,
     model: Any,
@@ -99,6 +156,7 @@ def score_on_spark(
     tiers: scoring.TierConfig,
     margin: float,
     output: str | os.PathLike[str],
+    finish: Finish | None = None,
 ) -> Any:
     """Score a Spark DataFrame of features and write the at-risk list (partitioned Parquet).
 
@@ -119,6 +177,8 @@ def score_on_spark(
         raise ConfigError("score on Spark: tiers.method must be thresholds (quantiles need a rank)")
     expected = {f["name"]: str(f["dtype"]) for f in manifest.get("features", [])}
     missing = [name for name in expected if name not in features.columns]
+    if finish is not None:
+        missing = []  # the features are finished in each partition, then checked there
     if missing:
         raise BundleError(f"feature schema mismatch: the Spark features lack {missing}")
     names = list(expected)
@@ -131,7 +191,11 @@ def score_on_spark(
     schema = ", ".join(f"{name} {kind}" for name, kind in OUTPUT_COLUMNS)
 
     def apply(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        for batch in batches:
+        for raw in batches:
+            batch = raw if finish is None else finish(raw)
+            absent = [name for name in names if name not in batch.columns]
+            if absent:
+                raise BundleError(f"feature schema mismatch: the features lack {absent}")
             yield score_batch(
                 batch,
                 shared.value,
@@ -143,7 +207,8 @@ def score_on_spark(
                 margin=margin,
             )
 
-    scored = features.select("customer_id", *names).mapInPandas(apply, schema)
+    source = features if finish is not None else features.select("customer_id", *names)
+    scored = source.mapInPandas(apply, schema)
     at_risk = scored.filter(scored.risk_tier.isin(list(tiers.at_risk)))
     final = Path(output)
     final.parent.mkdir(parents=True, exist_ok=True)
