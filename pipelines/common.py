@@ -9,10 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+import pyarrow as pa
 from omegaconf import DictConfig, OmegaConf
 
-from churn import data, synthetic
+from churn import data, engine, labels, synthetic
 from churn.errors import ChurnError
+from churn.features import FeatureConfig
 
 log = logging.getLogger(__name__)
 
@@ -75,3 +78,30 @@ def load_data(data_cfg: DictConfig, *, seed: int, output_dir: str | Path) -> dat
             report.rejected_by_rule or "",
         )
     return dataset
+
+
+def labelled_table(
+    cfg: DictConfig,
+    dataset: data.Dataset,
+    label_config: labels.LabelConfig,
+    feature_config: FeatureConfig,
+) -> tuple[pa.Table, pd.Timestamp, list[pd.Timestamp]]:
+    """The labelled training table of every cutoff on ``cfg.engine``, the data end and cutoffs."""
+    con = engine.connect(OmegaConf.to_container(cfg.engine, resolve=True))  # type: ignore[arg-type]
+    tables = engine.register(
+        con, dataset.transactions, customers=dataset.customers, events=dataset.events
+    )
+    end = labels.data_end(tables.transactions, end_date=cfg.data.get("end_date"))
+    cutoffs = labels.cutoff_schedule(end, label_config)
+    log.info(
+        "data end %s; %d cutoffs %s .. %s; horizon %d days",
+        end.date(),
+        len(cutoffs),
+        cutoffs[-1].date(),
+        cutoffs[0].date(),
+        label_config.horizon_days,
+    )
+    table = labels.training_table(
+        tables.transactions, cutoffs, feature_config, label_config, end=end, events=tables.events
+    )
+    return table, end, cutoffs

@@ -20,14 +20,14 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from churn import bundle, data, engine, labels, promotion, synthetic, tracking, training
+from churn import bundle, data, labels, promotion, synthetic, tracking, training
 from churn.calibration import validate_method
 from churn.errors import TrackingError
 from churn.features import FeatureConfig
 from churn.files import atomic_file
 from churn.model import ModelConfig
 from churn.timing import Stopwatch
-from pipelines.common import load_data, run_main
+from pipelines.common import labelled_table, load_data, run_main
 
 log = logging.getLogger(__name__)
 
@@ -72,20 +72,8 @@ def run(cfg: DictConfig) -> TrainResult:
     with watch.stage("load"):
         dataset = load_data(cfg.data, seed=seed, output_dir=out)
     with watch.stage("training_table"):
-        con = engine.connect(_container(cfg.engine))
-        tables = engine.register(
-            con, dataset.transactions, customers=dataset.customers, events=dataset.events
-        )
-        end = labels.data_end(tables.transactions, end_date=cfg.data.get("end_date"))
-        cutoffs = labels.cutoff_schedule(end, label_config)
-        table = labels.training_table(
-            tables.transactions,
-            cutoffs,
-            feature_config,
-            label_config,
-            end=end,
-            events=tables.events,
-        ).to_pandas()
+        labelled, end, _ = labelled_table(cfg, dataset, label_config, feature_config)
+        table = labelled.to_pandas()
     references = _oracle(cfg, label_config.horizon_days) if cfg.train.oracle else {}
     outcome = training.train(
         table, model_config, settings, end=end, seed=seed, references=references, stopwatch=watch

@@ -16,10 +16,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 from omegaconf import DictConfig, OmegaConf
 
-from churn import engine, labels
+from churn import labels
 from churn.features import FeatureConfig
 from churn.files import atomic_file
-from pipelines.common import load_data, run_main
+from pipelines.common import labelled_table, load_data, run_main
 
 log = logging.getLogger(__name__)
 
@@ -41,28 +41,7 @@ def run(cfg: DictConfig) -> TrainingTableResult:
     dataset = load_data(cfg.data, seed=int(cfg.seed), output_dir=out)
     label_config = labels.LabelConfig.from_mapping(OmegaConf.to_container(cfg.label))  # type: ignore[arg-type]
     feature_config = FeatureConfig.from_mapping(OmegaConf.to_container(cfg.features))  # type: ignore[arg-type]
-    con = engine.connect(OmegaConf.to_container(cfg.engine))  # type: ignore[arg-type]
-    tables = engine.register(
-        con, dataset.transactions, customers=dataset.customers, events=dataset.events
-    )
-    end = labels.data_end(tables.transactions, end_date=cfg.data.get("end_date"))
-    cutoffs = labels.cutoff_schedule(end, label_config)
-    log.info(
-        "data end %s; %d cutoffs %s .. %s; horizon %d days",
-        end.date(),
-        len(cutoffs),
-        cutoffs[-1].date(),
-        cutoffs[0].date(),
-        label_config.horizon_days,
-    )
-    table = labels.training_table(
-        tables.transactions,
-        cutoffs,
-        feature_config,
-        label_config,
-        end=end,
-        events=tables.events,
-    )
+    table, _, cutoffs = labelled_table(cfg, dataset, label_config, feature_config)
     path = out / "training_table.parquet"
     with atomic_file(path) as tmp:
         pq.write_table(table, tmp)

@@ -278,8 +278,7 @@ def expected_purchases(
         ValueError: if ``t`` is not a finite number >= 0.
     """
     where = "expected_purchases"
-    if not (isinstance(t, int | float | np.floating | np.integer) and np.isfinite(t) and t >= 0):
-        raise ValueError(f"{where}: t must be a finite number >= 0; got {t!r}")
+    _check_horizon(where, t)
     x, t_x, t_end = _validated_summary(where, frequency, recency, T)
     alive = _p_alive(params, x, t_x, t_end)
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
@@ -327,8 +326,7 @@ def p_no_purchase(
         ValueError: if ``t`` is not a finite number >= 0.
     """
     where = "p_no_purchase"
-    if not (isinstance(t, int | float | np.floating | np.integer) and np.isfinite(t) and t >= 0):
-        raise ValueError(f"{where}: t must be a finite number >= 0; got {t!r}")
+    _check_horizon(where, t)
     x, t_x, t_end = _validated_summary(where, frequency, recency, T)
     alive = _p_alive(params, x, t_x, t_end)
     # log P(no purchase | alive) = -(r + x) * log1p(t / (alpha + T))
@@ -388,6 +386,11 @@ def simulate_bgnbd(
     order_stat = rng.beta(np.where(repeat, x, 1.0), np.where(repeat, opportunities - x + 1, 1.0))
     recency = np.where(repeat, t_end * order_stat, 0.0)
     return x.astype(np.int64), recency, t_end
+
+
+def _check_horizon(where: str, t: object) -> None:
+    if not (isinstance(t, int | float | np.floating | np.integer) and np.isfinite(t) and t >= 0):
+        raise ValueError(f"{where}: t must be a finite number >= 0; got {t!r}")
 
 
 def _p_alive(params: BGNBDParams, x: np.ndarray, t_x: np.ndarray, t_end: np.ndarray) -> np.ndarray:

@@ -154,6 +154,11 @@ def _tracking_errors() -> tuple[type[BaseException], ...]:
     return (MlflowException, OSError, requests.RequestException)
 
 
+def _failure(config: TrackingConfig, err: BaseException) -> TrackingError:
+    reason = " ".join(str(err).split())[:500]
+    return TrackingError(f"tracking at {config.uri} failed: {reason}")
+
+
 def current_champion(config: TrackingConfig) -> Champion | None:
     """The registered model's ``champion`` version with its run's test metrics, if any."""
     from mlflow import MlflowClient
@@ -193,8 +198,7 @@ def log_training_run(
     try:
         return _log(config, run, decide)
     except _tracking_errors() as err:
-        reason = " ".join(str(err).split())[:500]
-        raise TrackingError(f"tracking at {config.uri} failed: {reason}") from err
+        raise _failure(config, err) from err
 
 
 def _log(
@@ -350,8 +354,7 @@ def log_scoring_run(config: TrackingConfig, summary: Mapping[str, Any]) -> str:
             mlflow.log_dict(dict(summary), "scoring_manifest.json")
             return str(active.info.run_id)
     except _tracking_errors() as err:
-        reason = " ".join(str(err).split())[:500]
-        raise TrackingError(f"tracking at {config.uri} failed: {reason}") from err
+        raise _failure(config, err) from err
 
 
 def log_report(config: TrackingConfig, path: Path, *, as_of: str | None) -> str:
@@ -373,5 +376,4 @@ def log_report(config: TrackingConfig, path: Path, *, as_of: str | None) -> str:
             mlflow.log_artifact(str(path))
             return str(active.info.run_id)
     except _tracking_errors() as err:
-        reason = " ".join(str(err).split())[:500]
-        raise TrackingError(f"tracking at {config.uri} failed: {reason}") from err
+        raise _failure(config, err) from err
