@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from churn import (
     monitoring,
     offers,
     scoring,
+    spark_scoring,
     tracking,
 )
 from churn.errors import ConfigError, DataError, DriftError
@@ -70,7 +72,6 @@ def run(cfg: DictConfig) -> ScoreResult:
     seed = int(cfg.seed)
     options = _options(cfg)
     tiers, offer_config, thresholds = options.tiers, options.offers, options.thresholds
-    batch_size, targets, db_target = options.batch_size, options.targets, options.database
 
     with tempfile.TemporaryDirectory(prefix="churn-bundle-") as work, watch.stage("bundle"):
         loaded = _load_bundle(cfg, Path(work))
@@ -91,56 +92,194 @@ def run(cfg: DictConfig) -> ScoreResult:
         _warn_if_old(manifest, as_of, int(cfg.score.max_model_age_days))
 
     with watch.stage("features"):
-        features = build_features(
-            tables.transactions,
-            [as_of],
-            feature_config,
-            events=tables.events,
-            horizon_days=label_config.horizon_days,
-            active_within_days=None,
-        ).to_pandas()
-        log.info("features at %s: %d buyers", as_of.date(), len(features))
+        if options.distributed:
+            lazy, finish = spark_scoring.features_on_spark(
+                con,
+                tables.transactions,
+                as_of,
+                feature_config,
+                events=tables.events,
+                horizon_days=label_config.horizon_days,
+            )
+            buyers = scoring.buyers_before(dataset.transactions, as_of)
+        else:
+            features = build_features(
+                tables.transactions,
+                [as_of],
+                feature_config,
+                events=tables.events,
+                horizon_days=label_config.horizon_days,
+                active_within_days=None,
+            ).to_pandas()
+            buyers = features["customer_id"].tolist()
+        log.info("features at %s: %d buyers", as_of.date(), len(buyers))
 
     with watch.stage("population"):
-        rejected_ids = _rejected_ids(dataset.rejects, cfg.data.columns.transactions.customer_id)
-        no_purchase, rejects = scoring.account_for_customers(
-            dataset.transactions,
-            as_of=as_of,
-            buyers=features["customer_id"],
-            customers=dataset.customers,
-            rejected_ids=rejected_ids,
-        )
-        attributes = _attributes(dataset.customers)
-        suppressed = export.read_suppression(cfg.offers.suppression_file)
-        cooled = export.recently_offered(
-            cfg.export.dir, as_of=as_of, cooldown_days=offer_config.cooldown_days
-        )
+        people = _population(cfg, dataset, as_of, buyers, offer_config.cooldown_days)
 
+    settings = scoring.ScoreSettings(
+        as_of=as_of,
+        horizon_days=label_config.horizon_days,
+        active_within_days=label_config.active_within_days,
+        batch_size=options.batch_size,
+        reasons_for=str(cfg.score.reasons_for),
+        seed=seed,
+        model_version=version,
+    )
+    extra: Callable[[Path], None] | None = None
     with watch.stage("scoring"):
-        outcome = scoring.score(
-            features,
-            loaded.model,
-            manifest,
-            settings=scoring.ScoreSettings(
-                as_of=as_of,
-                horizon_days=label_config.horizon_days,
-                active_within_days=label_config.active_within_days,
-                batch_size=batch_size,
-                reasons_for=str(cfg.score.reasons_for),
-                seed=seed,
-                model_version=version,
-            ),
-            tiers=tiers,
-            offer_config=offer_config,
-            thresholds=thresholds,
-            no_purchase=no_purchase,
-            attributes=attributes,
-            suppressed=suppressed,
-            cooled=cooled,
-        )
+        if options.distributed:
+            outcome, extra = _score_on_spark(lazy, finish, loaded, settings, options, people)
+        else:
+            outcome = scoring.score(
+                features,
+                loaded.model,
+                manifest,
+                settings=settings,
+                tiers=tiers,
+                offer_config=offer_config,
+                thresholds=thresholds,
+                **people.contact(),
+            )
     drift = monitoring.summarise_drift(outcome.drift) if len(outcome.drift) else {}
     folder = export.export_folder(cfg.export.dir, as_of)
-    run_manifest = {
+    run_manifest = _run_manifest(
+        cfg,
+        as_of,
+        end,
+        manifest,
+        version,
+        outcome,
+        people.rejects,
+        dataset,
+        options,
+        drift,
+        suppressed=len(people.suppressed),
+        cooled=len(people.cooled),
+    )
+    if drift.get("flagged") and cfg.drift.fail_on_flag:
+        raise DriftError(
+            f"drift above {thresholds.flag} (PSI) in {drift['flagged']}; nothing exported "
+            "(drift.fail_on_flag=true)"
+        )
+    with watch.stage("export"):
+        run_manifest["seconds"] = dict(watch.seconds)
+        export.write_exports(
+            folder,
+            scores=None if options.distributed else outcome.scores,
+            at_risk=outcome.at_risk,
+            rejects=people.rejects,
+            manifest=run_manifest,
+            extra=extra,
+        )
+    if "postgres" in options.targets:
+        with watch.stage("database"):
+            database.write_at_risk(outcome.at_risk, options.database, as_of=as_of)
+    if cfg.score.log_to_mlflow:
+        _log_run(cfg, run_manifest)
+    log.info(
+        "scored %s in %.1f s: %s; at-risk list %d; budget used %.2f of %.2f; exports in %s",
+        as_of.date(),
+        watch.total,
+        outcome.counts["by_status"],
+        outcome.counts["at_risk"],
+        outcome.assignment.budget_used,
+        offer_config.budget,
+        folder,
+    )
+    return ScoreResult(folder, as_of, run_manifest["counts"], drift, dict(watch.seconds))
+
+
+@dataclass(frozen=True)
+class _Population:
+    """Who else the input knows, and the contact policy's lists."""
+
+    no_purchase: list[str]
+    rejects: pd.DataFrame
+    attributes: pd.DataFrame | None
+    suppressed: set[str]
+    cooled: set[str]
+
+    def contact(self) -> dict[str, Any]:
+        """The keyword arguments the scorers take."""
+        return {
+            "no_purchase": self.no_purchase,
+            "attributes": self.attributes,
+            "suppressed": self.suppressed,
+            "cooled": self.cooled,
+        }
+
+
+def _population(
+    cfg: DictConfig, dataset: data.Dataset, as_of: pd.Timestamp, buyers: list[str], cooldown: int
+) -> _Population:
+    rejected_ids = _rejected_ids(dataset.rejects, cfg.data.columns.transactions.customer_id)
+    no_purchase, rejects = scoring.account_for_customers(
+        dataset.transactions,
+        as_of=as_of,
+        buyers=buyers,
+        customers=dataset.customers,
+        rejected_ids=rejected_ids,
+    )
+    return _Population(
+        no_purchase,
+        rejects,
+        _attributes(dataset.customers),
+        export.read_suppression(cfg.offers.suppression_file),
+        export.recently_offered(cfg.export.dir, as_of=as_of, cooldown_days=cooldown),
+    )
+
+
+def _score_on_spark(
+    lazy: Any,
+    finish: spark_scoring.Finish,
+    loaded: bundle.Bundle,
+    settings: scoring.ScoreSettings,
+    options: _Options,
+    people: _Population,
+) -> tuple[scoring.ScoringOutcome, Callable[[Path], None]]:
+    """Scores stay on the cluster; the export folder gets Spark's datasets written into it."""
+    outcome, scored, signups = spark_scoring.score_distributed(
+        lazy,
+        finish,
+        loaded.model,
+        loaded.manifest,
+        settings=settings,
+        tiers=options.tiers,
+        offer_config=options.offers,
+        thresholds=options.thresholds,
+        **people.contact(),
+    )
+
+    def write(folder: Path) -> None:
+        spark_scoring.write_scores(scored, folder, as_of=settings.as_of, no_purchase=signups)
+        at_risk = scored.filter(scored.risk_tier.isin(list(options.tiers.at_risk)))
+        spark_scoring.write_partitioned(
+            at_risk.drop("eligible"), folder / "at_risk_by_tier", by="risk_tier"
+        )
+
+    return outcome, write
+
+
+def _run_manifest(
+    cfg: DictConfig,
+    as_of: pd.Timestamp,
+    end: pd.Timestamp,
+    manifest: dict[str, Any],
+    version: str,
+    outcome: scoring.ScoringOutcome,
+    rejects: pd.DataFrame,
+    dataset: data.Dataset,
+    options: _Options,
+    drift: dict[str, Any],
+    *,
+    suppressed: int,
+    cooled: int,
+) -> dict[str, Any]:
+    """The export's manifest.json."""
+    label_config = labels.LabelConfig.from_mapping(manifest["config"]["label"])
+    offer_config, thresholds = options.offers, options.thresholds
+    return {
         "as_of": str(as_of.date()),
         "data_end": str(end.date()),
         "created_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
@@ -172,43 +311,12 @@ def run(cfg: DictConfig) -> ScoreResult:
             "budget_used": outcome.assignment.budget_used,
             "control_fraction": offer_config.control_fraction,
             "cooldown_days": offer_config.cooldown_days,
-            "suppressed": len(suppressed),
-            "in_cooldown": len(cooled),
+            "suppressed": suppressed,
+            "in_cooldown": cooled,
         },
         "drift": {**drift, "thresholds": {"warn": thresholds.warn, "flag": thresholds.flag}},
         "drift_by_column": outcome.drift.to_dict("records"),
     }
-    if drift.get("flagged") and cfg.drift.fail_on_flag:
-        raise DriftError(
-            f"drift above {thresholds.flag} (PSI) in {drift['flagged']}; nothing exported "
-            "(drift.fail_on_flag=true)"
-        )
-    with watch.stage("export"):
-        run_manifest["seconds"] = dict(watch.seconds)
-        export.write_exports(
-            folder,
-            scores=outcome.scores,
-            at_risk=outcome.at_risk,
-            rejects=rejects,
-            manifest=run_manifest,
-        )
-    if "postgres" in targets:
-        with watch.stage("database"):
-            database.write_at_risk(outcome.at_risk, db_target, as_of=as_of)
-    if cfg.score.log_to_mlflow:
-        _log_run(cfg, run_manifest)
-    log.info(
-        "scored %s in %.1f s: %s; at-risk list %d; budget used %.2f of %.2f; exports in %s",
-        as_of.date(),
-        watch.total,
-        outcome.counts["by_status"],
-        outcome.counts["at_risk"],
-        outcome.assignment.budget_used,
-        offer_config.budget,
-        folder,
-    )
-    counts: dict[str, Any] = run_manifest["counts"]  # type: ignore[assignment]
-    return ScoreResult(folder, as_of, counts, drift, dict(watch.seconds))
 
 
 @dataclass(frozen=True)
@@ -219,6 +327,7 @@ class _Options:
     batch_size: int
     targets: list[str]
     database: database.DatabaseTarget
+    distributed: bool
 
 
 def _options(cfg: DictConfig) -> _Options:
@@ -239,7 +348,14 @@ def _options(cfg: DictConfig) -> _Options:
     if batch_size < 1:
         raise ConfigError(f"score.batch_size: expected >= 1; got {batch_size}")
     target = database.DatabaseTarget.from_mapping(_container(cfg.export.postgres))
-    return _Options(tiers, offer_config, thresholds, batch_size, targets, target)
+    distributed = bool(cfg.score.distributed)
+    if distributed and cfg.engine.name != "spark":
+        raise ConfigError(
+            f"score.distributed=true scores on Spark: it needs engine=spark; got {cfg.engine.name}"
+        )
+    if distributed and tiers.method != "thresholds":
+        raise ConfigError("score.distributed=true needs tiers.method=thresholds (no global rank)")
+    return _Options(tiers, offer_config, thresholds, batch_size, targets, target, distributed)
 
 
 def _as_of(value: Any, end: pd.Timestamp, dataset: data.Dataset) -> pd.Timestamp:

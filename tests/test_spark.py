@@ -196,3 +196,55 @@ def test_scoring_on_spark_equals_local_scoring(
     assert sorted(p.name for p in (tmp_path / "at_risk").glob("risk_tier=*")) == [
         f"risk_tier={t}" for t in sorted(set(on_list["risk_tier"]))
     ]
+
+
+def test_score_pipeline_distributed_equals_local(
+    spark: ibis.BaseBackend, small_demo_dir: Path, tmp_path: Path
+) -> None:
+    from pipelines import score, train
+
+    from tests.conftest import compose_config
+
+    common = [f"data.generate.output_dir={small_demo_dir}", f"model_dir={tmp_path}/models/churn"]
+    train.run(
+        compose_config(
+            "train",
+            [*common, f"output_dir={tmp_path}/train", "tracking=none", "model.n_jobs=1"],
+        )
+    )
+
+    def run(name: str, *extra: str) -> score.ScoreResult:
+        return score.run(
+            compose_config(
+                "score",
+                [
+                    *common,
+                    f"output_dir={tmp_path}/{name}",
+                    f"export.dir={tmp_path}/{name}-exports",
+                    *extra,
+                ],
+            )
+        )
+
+    local = run("local")
+    distributed = run("spark", "engine=spark", "score.distributed=true")
+
+    def key(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.sort_values("customer_id").reset_index(drop=True)
+
+    scores = key(pd.read_parquet(distributed.folder / "scores"))
+    expected = key(pd.read_parquet(local.folder / "scores.parquet"))
+    assert list(scores["customer_id"]) == list(expected["customer_id"])
+    assert (scores["status"].astype(str) == expected["status"].astype(str)).all()
+    np.testing.assert_allclose(
+        scores["churn_probability"].to_numpy(float), expected["churn_probability"].to_numpy(float)
+    )
+    at_risk = key(pd.read_parquet(distributed.folder / "at_risk.parquet"))
+    listed = key(pd.read_parquet(local.folder / "at_risk.parquet"))
+    assert list(at_risk["customer_id"]) == list(listed["customer_id"])
+    assert (at_risk["offer"].fillna("-") == listed["offer"].fillna("-")).all()
+    assert (at_risk["reason_1"].fillna("-") == listed["reason_1"].fillna("-")).all()
+    assert distributed.counts["by_tier"] == local.counts["by_tier"]
+    assert distributed.counts["budget_used"] == pytest.approx(local.counts["budget_used"])
+    assert (distributed.folder / "at_risk_by_tier").is_dir()
+    assert distributed.drift["n_columns"] == local.drift["n_columns"]

@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,15 +40,23 @@ def export_folder(root: str | os.PathLike[str], as_of: pd.Timestamp) -> Path:
 def write_exports(
     folder: str | os.PathLike[str],
     *,
-    scores: pd.DataFrame,
+    scores: pd.DataFrame | None,
     at_risk: pd.DataFrame,
     rejects: pd.DataFrame,
     manifest: Mapping[str, Any],
+    extra: Callable[[Path], None] | None = None,
 ) -> Path:
-    """Write the export folder atomically, replacing an earlier one for the same as-of date."""
+    """Write the export folder atomically, replacing an earlier one for the same as-of date.
+
+    ``extra`` writes more into the temporary folder before it is renamed into place (Spark's
+    partitioned datasets); ``scores`` may then be None when ``extra`` writes them.
+    """
     final = Path(folder)
     with atomic_directory(final) as tmp:
-        scores.to_parquet(tmp / SCORES, index=False)
+        if extra is not None:
+            extra(tmp)
+        if scores is not None:
+            scores.to_parquet(tmp / SCORES, index=False)
         at_risk.to_parquet(tmp / AT_RISK_PARQUET, index=False)
         at_risk.to_csv(tmp / AT_RISK_CSV, index=False, encoding="utf-8")
         rejects.to_csv(tmp / REJECTS, index=False, encoding="utf-8")
@@ -56,9 +64,9 @@ def write_exports(
             json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8"
         )
     log.info(
-        "exports written to %s: %d customers, %d on the at-risk list, %d rejected",
+        "exports written to %s: %s customers, %d on the at-risk list, %d rejected",
         final,
-        len(scores),
+        len(scores) if scores is not None else manifest.get("counts", {}).get("customers"),
         len(at_risk),
         len(rejects),
     )

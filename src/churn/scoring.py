@@ -477,3 +477,31 @@ def account_for_customers(
         dtype="string",
     )
     return no_purchase, rejects
+
+
+def drift_of(
+    features: pd.DataFrame,
+    model: Any,
+    manifest: Mapping[str, Any],
+    *,
+    settings: ScoreSettings,
+    thresholds: monitoring.DriftThresholds,
+) -> pd.DataFrame:
+    """The drift report of feature rows (e.g. a sample): population, score, PSI per column."""
+    names = check_schema(features, manifest)
+    frame = features.reset_index(drop=True)
+    if settings.active_within_days is not None:
+        frame = frame[frame["recency_days"].to_numpy() <= settings.active_within_days]
+    p = predict(model, frame, names, batch_size=settings.batch_size) if len(frame) else np.array([])
+    return _drift(frame, p, names, manifest, thresholds)
+
+
+def buyers_before(transactions: pa.Table, as_of: pd.Timestamp) -> list[str]:
+    """Customers with a purchase (amount > 0) before ``as_of``."""
+    import pyarrow.compute as pc
+
+    before = pc.less(
+        transactions["timestamp"], pa.scalar(as_of.to_pydatetime(), pa.timestamp("us"))
+    )
+    bought = pc.and_(before, pc.greater(transactions["amount"], 0))
+    return sorted(pc.unique(transactions.filter(bought)["customer_id"]).to_pylist())

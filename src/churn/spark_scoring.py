@@ -11,19 +11,21 @@ are not planned here: their budget is global, so :func:`churn.offers.assign_offe
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from churn import offers, scoring
+from churn import monitoring, offers, scoring
 from churn.errors import BundleError, ConfigError
 from churn.features import FeatureConfig, feature_query, finish_features, fit_btyd
 
@@ -40,6 +42,7 @@ OUTPUT_COLUMNS = [
     ("reason_1", "string"),
     ("reason_2", "string"),
     ("reason_3", "string"),
+    ("eligible", "boolean"),
 ]
 
 
@@ -53,8 +56,13 @@ def score_batch(
     horizon_days: int,
     active_within_days: int | None,
     margin: float,
+    offer_config: offers.OfferConfig | None = None,
 ) -> pd.DataFrame:
-    """Score one batch of feature rows (buyers): status, probability, tier, value, reasons."""
+    """Score one batch of feature rows (buyers): status, probability, tier, value, reasons.
+
+    With ``offer_config``, ``eligible`` flags the customers some offer could go to, and they
+    get reasons too: the driver plans offers on the at-risk and eligible rows only.
+    """
     frame = batch.astype({k: v for k, v in dtypes.items() if k in batch.columns}).reset_index(
         drop=True
     )
@@ -84,7 +92,15 @@ def score_batch(
             "value_at_risk": np.where(scored, probability * value, np.nan),
         }
     )
-    explain = (scored & tier.isin(tiers.at_risk).fillna(False).to_numpy(dtype=bool)).astype(bool)
+    eligible = np.zeros(len(frame), dtype=bool)
+    if offer_config is not None:
+        # offers needing a customer attribute are checked again on the driver, with it
+        catalog = [dataclasses.replace(o, requires_attribute=None) for o in offer_config.catalog]
+        for offer in catalog:
+            eligible |= offers.eligibility(out, offer)
+    out["eligible"] = eligible
+    at_risk = tier.isin(tiers.at_risk).fillna(False).to_numpy(dtype=bool)
+    explain = (scored & (at_risk | eligible)).astype(bool)
     reasons = scoring.explain(model, frame[explain], names, batch_size=max(1, int(explain.sum())))
     for column in ("reason_1", "reason_2", "reason_3"):
         values = pd.Series(pd.NA, index=frame.index, dtype="string")
@@ -155,8 +171,9 @@ def score_on_spark(
     *,
     tiers: scoring.TierConfig,
     margin: float,
-    output: str | os.PathLike[str],
+    output: str | os.PathLike[str] | None = None,
     finish: Finish | None = None,
+    offer_config: offers.OfferConfig | None = None,
 ) -> Any:
     """Score a Spark DataFrame of features and write the at-risk list (partitioned Parquet).
 
@@ -167,8 +184,10 @@ def score_on_spark(
         manifest: the bundle's manifest (features, horizon, training config).
         tiers: risk tiers; only ``thresholds`` (a rank needs the whole population at once).
         margin: value = margin x expected spend over the horizon.
-        output: folder for the at-risk list, ``risk_tier=<tier>/part-*.parquet``; replaced as a
-            whole (written beside it, then renamed).
+        output: when given, the at-risk list is written there,
+            ``risk_tier=<tier>/part-*.parquet``, replacing the folder as a whole.
+        finish: turns raw rows of :func:`features_on_spark` into features, per batch.
+        offer_config: adds the ``eligible`` column (see :func:`score_batch`).
 
     Returns:
         The scored Spark DataFrame (every buyer, lazily evaluated).
@@ -205,16 +224,29 @@ def score_on_spark(
                 horizon_days=horizon,
                 active_within_days=active,
                 margin=margin,
+                offer_config=offer_config,
             )
 
     source = features if finish is not None else features.select("customer_id", *names)
     scored = source.mapInPandas(apply, schema)
-    at_risk = scored.filter(scored.risk_tier.isin(list(tiers.at_risk)))
+    if output is not None:
+        write_partitioned(
+            scored.filter(scored.risk_tier.isin(list(tiers.at_risk))), output, by="risk_tier"
+        )
+    return scored
+
+
+def write_partitioned(frame: Any, output: str | os.PathLike[str], *, by: str | None) -> Path:
+    """Write a Spark DataFrame as Parquet (partitioned by ``by``), replacing ``output`` whole.
+
+    Spark writes beside the target; the folder is then renamed into place (local file systems).
+    """
     final = Path(output)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.parent / f".{final.name}.{uuid.uuid4().hex}.tmp"
     try:
-        at_risk.write.partitionBy("risk_tier").parquet(str(tmp))
+        writer = frame.write.partitionBy(by) if by else frame.write
+        writer.parquet(str(tmp))
         old = final.parent / f".{final.name}.{uuid.uuid4().hex}.old"
         if final.exists():
             os.replace(final, old)
@@ -223,5 +255,149 @@ def score_on_spark(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    log.info("spark: at-risk list written to %s (partitioned by risk_tier)", final)
-    return scored
+    log.info("spark: wrote %s%s", final, f" (partitioned by {by})" if by else "")
+    return final
+
+
+def score_distributed(
+    features: Any,
+    finish: Finish,
+    model: Any,
+    manifest: Mapping[str, Any],
+    *,
+    settings: scoring.ScoreSettings,
+    tiers: scoring.TierConfig,
+    offer_config: offers.OfferConfig,
+    thresholds: monitoring.DriftThresholds,
+    no_purchase: Sequence[str] = (),
+    attributes: pd.DataFrame | None = None,
+    suppressed: Collection[str] = (),
+    cooled: Collection[str] = (),
+    drift_rows: int = 100_000,
+) -> tuple[scoring.ScoringOutcome, Any, pd.DataFrame]:
+    """Score on Spark, then plan offers on the driver over the rows that can get one.
+
+    Every buyer is scored on the cluster (:func:`score_on_spark`); only the at-risk and
+    offer-eligible rows, and a sample of ``drift_rows`` feature rows for the drift check, come
+    to the driver. Returns the outcome (its ``scores`` are empty: the scored Spark DataFrame,
+    returned too and cached, holds them) and the sign-ups who never bought, as score rows, for
+    :func:`write_scores`.
+    """
+    from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
+
+    scored = score_on_spark(
+        features,
+        model,
+        manifest,
+        tiers=tiers,
+        margin=offer_config.margin,
+        finish=finish,
+        offer_config=offer_config,
+    ).persist()
+    buyers = scored.count()
+    candidates = scored.filter(
+        scored.eligible | scored.risk_tier.isin(list(tiers.at_risk))
+    ).toPandas()
+    log.info("spark: %d buyers scored; %d at-risk or offer-eligible", buyers, len(candidates))
+    newcomers = sorted(set(map(str, no_purchase)) - set(candidates["customer_id"]))
+    median_new = scored.filter(scored.lifecycle_stage == "new").agg(F.median("value")).first()[0]
+    extra = pd.DataFrame(
+        {
+            "customer_id": newcomers,
+            "status": "no_purchase",
+            "churn_probability": np.nan,
+            "risk_tier": pd.Series([pd.NA] * len(newcomers), dtype="string"),
+            "lifecycle_stage": pd.Series([pd.NA] * len(newcomers), dtype="string"),
+            "value": float(median_new) if median_new is not None else 0.0,
+            "value_at_risk": np.nan,
+        }
+    )
+    customers = pd.concat([candidates.drop(columns="eligible"), extra], ignore_index=True).astype(
+        {"status": "string", "risk_tier": "string", "lifecycle_stage": "string"}
+    )
+    customers.insert(1, "as_of", settings.as_of)
+    if attributes is not None and not attributes.empty:
+        joined = attributes.reindex(customers["customer_id"].astype(str).to_numpy())
+        for column in joined.columns:
+            customers[column] = joined[column].to_numpy()
+    assignment = offers.assign_offers(
+        customers, offer_config, seed=settings.seed, suppressed=suppressed, cooled=cooled
+    )
+    customers = customers.join(assignment.columns)
+    customers["model_version"] = settings.model_version
+    at_risk_tier = customers["risk_tier"].isin(tiers.at_risk).fillna(False).to_numpy(dtype=bool)
+    contacted = (customers["offer"].notna() | customers["control_group"]).to_numpy(dtype=bool)
+    at_risk = (
+        customers[at_risk_tier | contacted]
+        .sort_values(
+            ["expected_net_benefit", "value_at_risk", "customer_id"],
+            ascending=[False, False, True],
+            na_position="last",
+        )[scoring.AT_RISK_COLUMNS]
+        .reset_index(drop=True)
+    )
+
+    fraction = min(1.0, drift_rows / max(buyers, 1))
+    sample = features.sample(fraction=fraction, seed=settings.seed) if fraction < 1 else features
+    drift = scoring.drift_of(
+        finish(sample.toPandas()), model, manifest, settings=settings, thresholds=thresholds
+    )
+    counts = _spark_counts(scored, len(newcomers), at_risk, assignment, offer_config)
+    empty = pd.DataFrame(columns=scoring.SCORE_COLUMNS)
+    signups = extra.assign(as_of=settings.as_of)[scoring.SCORE_COLUMNS]
+    return scoring.ScoringOutcome(empty, at_risk, drift, assignment, counts), scored, signups
+
+
+def _spark_counts(
+    scored: Any,
+    newcomers: int,
+    at_risk: pd.DataFrame,
+    assignment: offers.Assignment,
+    offer_config: offers.OfferConfig,
+) -> dict[str, Any]:
+    """The manifest's counts, aggregated on Spark (the same keys as the local scorer's)."""
+    from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
+
+    status = {r["status"]: int(r["count"]) for r in scored.groupBy("status").count().collect()}
+    if newcomers:
+        status["no_purchase"] = newcomers
+    tiers = scored.filter(scored.risk_tier.isNotNull()).groupBy("risk_tier")
+    rows = tiers.agg(F.count("*").alias("n"), F.sum("value_at_risk").alias("var")).collect()
+    return {
+        "customers": sum(status.values()),
+        "by_status": dict(sorted(status.items())),
+        "by_tier": {r["risk_tier"]: int(r["n"]) for r in sorted(rows, key=lambda r: r[0])},
+        "at_risk": len(at_risk),
+        "by_offer": dict(assignment.counts),
+        "control_group": int(at_risk["control_group"].sum()),
+        "by_contact_status": {
+            str(k): int(v) for k, v in at_risk["contact_status"].value_counts().sort_index().items()
+        },
+        "value_at_risk_by_tier": {
+            r["risk_tier"]: float(r["var"]) for r in sorted(rows, key=lambda r: r[0])
+        },
+        "budget": offer_config.budget,
+        "budget_used": assignment.budget_used,
+        "expected_net_benefit": float(at_risk["expected_net_benefit"].sum(skipna=True)),
+    }
+
+
+def write_scores(
+    scored: Any, folder: Path, *, as_of: pd.Timestamp, no_purchase: pd.DataFrame
+) -> None:
+    """Every customer's scores as a Parquet dataset ``folder/scores`` (Spark parts + sign-ups)."""
+    from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
+
+    columns = [c for c in scoring.SCORE_COLUMNS if c != "as_of"]
+    frame = scored.select(*columns).withColumn(
+        "as_of", F.lit(as_of.to_pydatetime()).cast("timestamp_ntz")
+    )
+    target = folder / "scores"
+    frame.select(*scoring.SCORE_COLUMNS).write.parquet(str(target))
+    if len(no_purchase):
+        first = next(target.glob("*.parquet"))
+        schema = pq.read_schema(first)
+        table = pa.Table.from_pandas(
+            no_purchase[scoring.SCORE_COLUMNS], schema=schema, preserve_index=False
+        )
+        pq.write_table(table, target / "part-no-purchase.parquet")
