@@ -6,16 +6,21 @@ DuckDB (embedded) is the default; the same ibis expressions run unchanged on Apa
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from churn.errors import ConfigError
 
@@ -90,8 +95,13 @@ def register(
         if data is None:
             return None
         if con.name == "pyspark":
+            # Handed over as Parquet, not through the driver's JVM heap: Spark reads the file
+            # in parallel (a 15M-row Arrow table sent with createDataFrame exhausts the heap).
+            folder = Path(tempfile.mkdtemp(prefix=f"churn-spark-{name}-"))
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
+            pq.write_table(data, folder / f"{name}.parquet")
             session = con._session  # ibis exposes no public accessor
-            session.createDataFrame(data).createOrReplaceTempView(name)
+            session.read.parquet(str(folder)).createOrReplaceTempView(name)
             return con.table(name)
         return con.create_table(name, data, temp=True, overwrite=True)
 
