@@ -229,6 +229,7 @@ def run_spark(folder: Path, cuts: list[pd.Timestamp]) -> tuple[Any, float]:
             "master": "local[2]",
             "conf": {
                 "spark.driver.memory": "16g",
+                "spark.driver.maxResultSize": "8g",
                 "spark.sql.shuffle.partitions": 8,
                 "spark.ui.enabled": False,
                 "spark.ui.showConsoleProgress": False,
