@@ -8,6 +8,7 @@ then logs it to MLflow when tracking is on.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,8 +130,6 @@ def _latest_export(root: Path) -> Path | None:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    import json
-
     payload: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return payload
 

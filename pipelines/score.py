@@ -277,7 +277,6 @@ def _run_manifest(
     cooled: int,
 ) -> dict[str, Any]:
     """The export's manifest.json."""
-    label_config = labels.LabelConfig.from_mapping(manifest["config"]["label"])
     offer_config, thresholds = options.offers, options.thresholds
     return {
         "as_of": str(as_of.date()),
@@ -288,7 +287,7 @@ def _run_manifest(
             "source": str(cfg.source),
             "sha256": manifest["model_sha256"],
             "data_end": manifest.get("data_end"),
-            "horizon_days": label_config.horizon_days,
+            "horizon_days": manifest["horizon_days"],
             "test_metrics": {
                 k: manifest.get("metrics", {}).get(f"test/{k}") for k in ("roc_auc", "brier", "ece")
             },

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -72,3 +74,15 @@ def small_training_table(small_demo_dir: Path) -> pd.DataFrame:
         events=events,
     )
     return table.to_pandas()
+
+
+def run_pipeline(module: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m pipelines.<module> <args>`` from ``cwd``, as a user or scheduler would."""
+    return subprocess.run(
+        [sys.executable, "-m", f"pipelines.{module}", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
+        check=False,
+    )

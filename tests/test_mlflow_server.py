@@ -36,6 +36,15 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _healthy(url: str) -> bool:
+    """Whether the server answers its health check (not yet, while it starts: False)."""
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real tracking server; yields its URL."""
@@ -66,13 +75,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
+        while not _healthy(url):
             if process.poll() is not None or time.monotonic() > deadline:
                 log = (folder / "server.log").read_text(errors="replace")[-2000:]
                 pytest.fail(f"mlflow server did not become healthy: {log}")

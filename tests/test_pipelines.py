@@ -3,30 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from pipelines import generate, training_table, validate
 
-from tests.conftest import compose_config
+from tests.conftest import compose_config, run_pipeline
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _cli(module: str, *overrides: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run ``python -m pipelines.<module>`` from the repository root, Hydra's folder in cwd."""
-    return subprocess.run(
-        [sys.executable, "-m", f"pipelines.{module}", *overrides, f"hydra.run.dir={cwd}/run"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
-        check=False,
-    )
+    return run_pipeline(module, *overrides, f"hydra.run.dir={cwd}/run", cwd=REPO)
 
 
 def test_generate_run_writes_demo_folder(tmp_path: Path) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +14,7 @@ from pipelines import score, train
 
 from churn import scoring
 from churn.errors import BundleError, ConfigError, DataError, DriftError
-from tests.conftest import compose_config
+from tests.conftest import compose_config, run_pipeline
 
 FAST_TRAIN = [
     "model.n_jobs=1",
@@ -289,21 +287,13 @@ def test_score_drift_can_stop_the_run(small_demo_dir: Path, trained: Path, tmp_p
 
 
 def test_score_cli_exit_code_on_missing_model(small_demo_dir: Path, tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pipelines.score",
-            f"data.generate.output_dir={small_demo_dir}",
-            f"model_dir={tmp_path}/none",
-            f"export.dir={tmp_path}/exports",
-            f"hydra.run.dir={tmp_path}/run",
-        ],
+    proc = run_pipeline(
+        "score",
+        f"data.generate.output_dir={small_demo_dir}",
+        f"model_dir={tmp_path}/none",
+        f"export.dir={tmp_path}/exports",
+        f"hydra.run.dir={tmp_path}/run",
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
-        check=False,
     )
     assert proc.returncode == 5, proc.stderr[-2000:]
     assert proc.stderr.strip().splitlines()[-1].startswith("BundleError: bundle")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import mlflow
@@ -18,7 +16,7 @@ from pipelines import train
 
 from churn import bundle, tracking
 from churn.errors import InsufficientHistoryError, TrackingError
-from tests.conftest import compose_config
+from tests.conftest import compose_config, run_pipeline
 
 # Small and quick: n_jobs=1 as LightGBM stalls with all cores on a busy machine.
 FAST = [
@@ -236,22 +234,14 @@ def test_train_too_little_history(small_demo_dir: Path, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_train_cli_multirun_sweep(small_demo_dir: Path, tmp_path: Path) -> None:
     overrides = [o for o in _config(small_demo_dir, tmp_path) if not o.startswith("output_dir")]
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pipelines.train",
-            "-m",
-            "model.params.num_leaves=7,15",
-            "tracking=sqlite",
-            f"hydra.sweep.dir={tmp_path}/multirun",
-            *overrides,
-        ],
+    proc = run_pipeline(
+        "train",
+        "-m",
+        "model.params.num_leaves=7,15",
+        "tracking=sqlite",
+        f"hydra.sweep.dir={tmp_path}/multirun",
+        *overrides,
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
-        check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
@@ -264,20 +254,12 @@ def test_train_cli_multirun_sweep(small_demo_dir: Path, tmp_path: Path) -> None:
 
 
 def test_train_cli_exit_code_on_too_little_history(small_demo_dir: Path, tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pipelines.train",
-            *[o for o in _config(small_demo_dir, tmp_path) if not o.startswith("output_dir")],
-            "label.n_cutoffs=3",
-            f"hydra.run.dir={tmp_path}/run",
-        ],
+    proc = run_pipeline(
+        "train",
+        *[o for o in _config(small_demo_dir, tmp_path) if not o.startswith("output_dir")],
+        "label.n_cutoffs=3",
+        f"hydra.run.dir={tmp_path}/run",
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
-        check=False,
     )
     assert proc.returncode == 3, proc.stderr[-2000:]
     last = proc.stderr.strip().splitlines()[-1]

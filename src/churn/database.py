@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from churn.errors import ConfigError, DataError, ExportError
+from churn.errors import ConfigError, DataError, ExportError, check_keys
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +41,7 @@ class DatabaseTarget:
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> DatabaseTarget:
         """Build and validate (names must be plain SQL identifiers)."""
-        unknown = sorted(set(values) - {"table", "schema", "url_env"})
-        if unknown:
-            raise ConfigError(
-                f"export.postgres: unknown keys {unknown}; expected table, schema, url_env"
-            )
+        check_keys("export.postgres", values, {"table", "schema", "url_env"})
         target = cls(**dict(values))
         for name in ("table", "schema"):
             value = getattr(target, name)

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from churn import btyd
-from churn.errors import ConfigError
+from churn.errors import ConfigError, check_keys
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +63,7 @@ class FeatureConfig:
             else:
                 flat[key] = value
         known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(flat) - known)
-        if unknown:
-            raise ConfigError(f"features: unknown keys {unknown}; expected some of {sorted(known)}")
+        check_keys("features", flat, known)
         if "windows" in flat:
             flat["windows"] = tuple(int(w) for w in flat["windows"])
         config = cls(**flat)

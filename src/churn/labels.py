@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from churn.errors import ConfigError, DataError
+from churn.errors import ConfigError, DataError, check_keys
 from churn.features import FeatureConfig, build_features
 
 log = logging.getLogger(__name__)
@@ -39,9 +39,7 @@ class LabelConfig:
     def from_mapping(cls, values: Mapping[str, Any]) -> LabelConfig:
         """Build from the ``label`` config node."""
         known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"label: unknown keys {unknown}; expected some of {sorted(known)}")
+        check_keys("label", values, known)
         config = cls(**dict(values))
         config.validate()
         return config

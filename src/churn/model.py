@@ -30,7 +30,7 @@ from sklearn.metrics import log_loss
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
-from churn.errors import ConfigError, DataError, InsufficientHistoryError
+from churn.errors import ConfigError, DataError, InsufficientHistoryError, check_keys
 
 log = logging.getLogger(__name__)
 
@@ -156,13 +156,9 @@ class ModelConfig:
         """Build from the ``model`` config node (its ``name`` key is informative only)."""
         flat = {k: v for k, v in values.items() if k != "name"}
         known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(flat) - known)
-        if unknown:
-            raise ConfigError(f"model: unknown keys {unknown}; expected some of {sorted(known)}")
+        check_keys("model", flat, known)
         tuning = dict(flat.pop("tuning", None) or {})
-        unknown = sorted(set(tuning) - {f.name for f in dataclasses.fields(TuningConfig)})
-        if unknown:
-            raise ConfigError(f"model.tuning: unknown keys {unknown}")
+        check_keys("model.tuning", tuning, {f.name for f in dataclasses.fields(TuningConfig)})
         space = {str(k): _bounds(k, v) for k, v in dict(tuning.pop("space", None) or {}).items()}
         config = cls(
             **{

@@ -29,7 +29,7 @@ from typing import Any, TypeAlias
 import numpy as np
 import pandas as pd
 
-from churn.errors import ConfigError
+from churn.errors import ConfigError, check_keys
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +72,7 @@ class DriftThresholds:
             ConfigError: on unknown keys or thresholds outside ``0 < warn <= flag``.
         """
         known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(
-                f"drift thresholds: unknown keys {unknown}; expected some of {sorted(known)}"
-            )
+        check_keys("drift thresholds", values, known)
         return cls(**dict(values))
 
     def classify(self, value: float) -> str:

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from churn.errors import ConfigError
+from churn.errors import ConfigError, check_keys
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +75,7 @@ class OfferConfig:
         values = dict(values)
         catalog_values = values.pop("catalog", None)
         known = {f.name for f in dataclasses.fields(cls)} - {"catalog"}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"offers: unknown keys {unknown}; expected some of {sorted(known)}")
+        check_keys("offers", values, known)
         if not isinstance(catalog_values, Mapping) or not catalog_values:
             raise ConfigError(f"offers.catalog: expected named offers; got {catalog_values!r}")
         catalog = tuple(_offer(str(name), spec) for name, spec in catalog_values.items())
@@ -110,10 +108,7 @@ def _offer(name: str, spec: Any) -> Offer:
     where = f"offers.catalog.{name}"
     if not isinstance(spec, Mapping):
         raise ConfigError(f"{where}: expected cost, save_rate and eligibility; got {spec!r}")
-    known = {f.name for f in dataclasses.fields(Offer)} - {"name"}
-    unknown = sorted(set(spec) - known)
-    if unknown:
-        raise ConfigError(f"{where}: unknown keys {unknown}; expected some of {sorted(known)}")
+    check_keys(where, spec, {f.name for f in dataclasses.fields(Offer)} - {"name"})
     missing = [k for k in ("cost", "save_rate") if k not in spec]
     if missing:
         raise ConfigError(f"{where}: expected {missing}")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from churn import evaluation
-from churn.errors import ConfigError
+from churn.errors import ConfigError, check_keys
 
 
 @dataclass(frozen=True)
@@ -29,11 +29,7 @@ class PromotionPolicy:
     def from_mapping(cls, values: Mapping[str, Any]) -> PromotionPolicy:
         """Build from the ``promotion`` config node."""
         known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(
-                f"promotion: unknown keys {unknown}; expected some of {sorted(known)}"
-            )
+        check_keys("promotion", values, known)
         policy = cls(
             metrics=tuple(values.get("metrics", cls.metrics)),
             tolerance=float(values.get("tolerance", cls.tolerance)),

@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from churn import model as model_lib
 from churn import monitoring, offers, reasons
-from churn.errors import BundleError, ConfigError
+from churn.errors import BundleError, ConfigError, check_keys
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +79,7 @@ class TierConfig:
     def from_mapping(cls, values: Mapping[str, Any]) -> TierConfig:
         """Build and validate from the ``tiers`` node."""
         known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"tiers: unknown keys {unknown}; expected some of {sorted(known)}")
+        check_keys("tiers", values, known)
         config = cls(
             method=str(values.get("method", cls.method)),
             edges=tuple(float(e) for e in values.get("edges", cls.edges)),
@@ -272,20 +270,15 @@ def score(
         tiers=tiers,
         margin=offer_config.margin,
     )
-    if attributes is not None and not attributes.empty:
-        extra = attributes.reindex(customers["customer_id"].astype(str).to_numpy())
-        for column in extra.columns:
-            customers[column] = extra[column].to_numpy()
-    assignment = offers.assign_offers(
-        customers, offer_config, seed=settings.seed, suppressed=suppressed, cooled=cooled
+    customers, on_list, assignment = plan_offers(
+        customers,
+        settings=settings,
+        tiers=tiers,
+        offer_config=offer_config,
+        attributes=attributes,
+        suppressed=suppressed,
+        cooled=cooled,
     )
-    customers = customers.join(assignment.columns)
-    customers["model_version"] = settings.model_version
-
-    at_risk_tier = customers["risk_tier"].isin(tiers.at_risk).fillna(False).to_numpy(dtype=bool)
-    contacted = (customers["offer"].notna() | customers["control_group"]).to_numpy(dtype=bool)
-    # the at-risk tiers, and everyone else an offer is planned for (onboarding, win-back)
-    on_list = at_risk_tier | contacted
     scored = (customers["status"] == "scored").to_numpy(dtype=bool)
     explained = {"all": scored, "at_risk": scored & on_list}.get(
         settings.reasons_for, np.zeros(len(customers), dtype=bool)
@@ -293,19 +286,49 @@ def score(
     _add_reasons(customers, frame, explained, model, names, batch_size=settings.batch_size)
     drift = _drift(frame[in_population], p, names, manifest, thresholds)
 
-    at_risk = (
-        customers[on_list]
-        .sort_values(
-            ["expected_net_benefit", "value_at_risk", "customer_id"],
-            ascending=[False, False, True],
-            na_position="last",
-        )[AT_RISK_COLUMNS]
-        .reset_index(drop=True)
-    )
+    at_risk = at_risk_list(customers[on_list])
     scores = customers[SCORE_COLUMNS].reset_index(drop=True)
     return ScoringOutcome(
         scores, at_risk, drift, assignment, _summary(scores, at_risk, assignment, offer_config)
     )
+
+
+def plan_offers(
+    customers: pd.DataFrame,
+    *,
+    settings: ScoreSettings,
+    tiers: TierConfig,
+    offer_config: offers.OfferConfig,
+    attributes: pd.DataFrame | None,
+    suppressed: Collection[str],
+    cooled: Collection[str],
+) -> tuple[pd.DataFrame, np.ndarray, offers.Assignment]:
+    """Join the attributes offers need, assign offers, and mark who is on the at-risk list.
+
+    Returns the customers with the offer columns and ``model_version``, a mask of the rows on
+    the list (the at-risk tiers, and everyone else an offer is planned for: onboarding,
+    win-back), and the assignment.
+    """
+    if attributes is not None and not attributes.empty:
+        extra = attributes.reindex(customers["customer_id"].astype(str).to_numpy())
+        customers = customers.assign(**{str(c): extra[c].to_numpy() for c in extra.columns})
+    assignment = offers.assign_offers(
+        customers, offer_config, seed=settings.seed, suppressed=suppressed, cooled=cooled
+    )
+    customers = customers.join(assignment.columns)
+    customers["model_version"] = settings.model_version
+    at_risk_tier = customers["risk_tier"].isin(tiers.at_risk).fillna(False).to_numpy(dtype=bool)
+    contacted = (customers["offer"].notna() | customers["control_group"]).to_numpy(dtype=bool)
+    return customers, at_risk_tier | contacted, assignment
+
+
+def at_risk_list(rows: pd.DataFrame) -> pd.DataFrame:
+    """The at-risk list's columns, sorted by expected net benefit (then value at risk, id)."""
+    return rows.sort_values(
+        ["expected_net_benefit", "value_at_risk", "customer_id"],
+        ascending=[False, False, True],
+        na_position="last",
+    )[AT_RISK_COLUMNS].reset_index(drop=True)
 
 
 def _customer_rows(

@@ -316,26 +316,16 @@ def score_distributed(
         {"status": "string", "risk_tier": "string", "lifecycle_stage": "string"}
     )
     customers.insert(1, "as_of", settings.as_of)
-    if attributes is not None and not attributes.empty:
-        joined = attributes.reindex(customers["customer_id"].astype(str).to_numpy())
-        for column in joined.columns:
-            customers[column] = joined[column].to_numpy()
-    assignment = offers.assign_offers(
-        customers, offer_config, seed=settings.seed, suppressed=suppressed, cooled=cooled
+    customers, on_list, assignment = scoring.plan_offers(
+        customers,
+        settings=settings,
+        tiers=tiers,
+        offer_config=offer_config,
+        attributes=attributes,
+        suppressed=suppressed,
+        cooled=cooled,
     )
-    customers = customers.join(assignment.columns)
-    customers["model_version"] = settings.model_version
-    at_risk_tier = customers["risk_tier"].isin(tiers.at_risk).fillna(False).to_numpy(dtype=bool)
-    contacted = (customers["offer"].notna() | customers["control_group"]).to_numpy(dtype=bool)
-    at_risk = (
-        customers[at_risk_tier | contacted]
-        .sort_values(
-            ["expected_net_benefit", "value_at_risk", "customer_id"],
-            ascending=[False, False, True],
-            na_position="last",
-        )[scoring.AT_RISK_COLUMNS]
-        .reset_index(drop=True)
-    )
+    at_risk = scoring.at_risk_list(customers[on_list])
 
     fraction = min(1.0, drift_rows / max(buyers, 1))
     sample = features.sample(fraction=fraction, seed=settings.seed) if fraction < 1 else features

@@ -48,7 +48,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from churn.errors import ConfigError, DataError
+from churn.errors import ConfigError, DataError, check_keys
 from churn.files import atomic_directory
 
 log = logging.getLogger(__name__)
@@ -122,11 +122,7 @@ class WorldParams:
     def from_mapping(cls, values: Mapping[str, Any]) -> WorldParams:
         """Build from a config mapping; unknown keys and impossible values raise ConfigError."""
         known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(
-                f"world parameters: unknown keys {unknown}; expected some of {sorted(known)}"
-            )
+        check_keys("world parameters", values, known)
         converted: dict[str, Any] = {
             k: tuple(v) if isinstance(v, Sequence) and not isinstance(v, str) else v
             for k, v in values.items()

@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from churn.errors import ConfigError, TrackingError
+from churn.errors import ConfigError, TrackingError, check_keys
 from churn.promotion import Champion, Decision
 
 log = logging.getLogger(__name__)
@@ -64,9 +64,7 @@ class TrackingConfig:
     def from_mapping(cls, values: Mapping[str, Any]) -> TrackingConfig:
         """Build from the ``tracking`` config node."""
         known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"tracking: unknown keys {unknown}; expected some of {sorted(known)}")
+        check_keys("tracking", values, known)
         config = cls(**dict(values))
         if config.on_error not in ON_ERROR:
             raise ConfigError(
