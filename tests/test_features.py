@@ -139,6 +139,7 @@ def test_build_features_rejects_bad_cutoffs(
         ({"trend_days": 0}, "trend_days: expected >= 1"),
         ({"lifecycle": {"lapsing_gap_multiple": 0}}, "must be > 0"),
         ({"colour": "red"}, r"unknown keys \['colour'\]"),
+        ({"active_periods": 63}, "active_periods: expected at most 62"),
     ],
 )
 def test_feature_config_from_mapping_invalid(values: dict[str, object], message: str) -> None:
@@ -289,3 +290,41 @@ def test_build_features_tied_timestamps_match_reference() -> None:
     a = got.to_pandas().set_index("customer_id").loc["a"]
     assert a["frequency"] == 3
     assert a["last_amount"] == 1.0
+
+
+def test_features_at_a_cutoff_do_not_depend_on_the_other_cutoffs(
+    small: synthetic.DemoData, con: ibis.BaseBackend
+) -> None:
+    """History is merged across the intervals between cutoffs: alone or among others, a
+    cutoff's features are the same (scoring asks for one date, training for many)."""
+    config = features.FeatureConfig(btyd_enabled=False)
+    tx = con.create_table("tx_alone", small.transactions, overwrite=True)
+    ev = con.create_table("ev_alone", small.events, overwrite=True)
+    cutoffs = _cutoffs(small)
+    together = features.build_features(
+        tx, cutoffs, config, events=ev, horizon_days=HORIZON, active_within_days=365
+    ).to_pandas()
+    for cutoff in cutoffs:
+        alone = features.build_features(
+            tx, [cutoff], config, events=ev, horizon_days=HORIZON, active_within_days=365
+        )
+        same = together[together["cutoff"] == cutoff].reset_index(drop=True)
+        assert len(same) > 0
+        _compare(alone, same)
+
+
+def test_constant_spend_has_zero_spread_across_intervals() -> None:
+    """Identical amounts spread over many intervals give a standard deviation of exactly 0
+    (a plain sum of squares would leave rounding noise)."""
+    t0 = dt.datetime(2023, 1, 5, 9)
+    # 97 x 9.99 and 7 x 1234.56: a plain sum of squares leaves 2.5e-7 and 1.9e-5
+    rows = [("a", t0 + dt.timedelta(days=5 * i), 9.99, "x") for i in range(97)]
+    rows += [("b", t0 + dt.timedelta(days=60 * i), 1234.56, "y") for i in range(7)]
+    cutoffs = [pd.Timestamp(CUTOFF) - pd.Timedelta(days=30 * k) for k in range(12)]
+    tx = ibis.duckdb.connect().create_table("constant", _tx_table(rows))
+    got = features.build_features(
+        tx, cutoffs, features.FeatureConfig(btyd_enabled=False), horizon_days=HORIZON
+    ).to_pandas()
+    spread = got.loc[got["n_purchases"] > 1, "monetary_std"]
+    assert len(spread) >= 20
+    assert (spread.abs() < 1e-12).all(), spread.max()

@@ -44,6 +44,7 @@ def connect(config: Mapping[str, Any]) -> ibis.BaseBackend:
     if name not in ENGINES:
         raise ConfigError(f"engine.name: expected one of {list(ENGINES)}; got {name!r}")
     if name == "spark":
+        _teach_spark_bit_or()
         return ibis.pyspark.connect(spark_session(config))
     settings: dict[str, Any] = {}
     if config.get("threads") is not None:
@@ -53,6 +54,21 @@ def connect(config: Mapping[str, Any]) -> ibis.BaseBackend:
     con = ibis.duckdb.connect(**settings)
     log.info("engine: duckdb %s", settings or "(defaults)")
     return con
+
+
+def _teach_spark_bit_or() -> None:
+    """Let ibis compile the ``bit_or`` aggregate for Spark.
+
+    Spark SQL has had ``bit_or`` since 3.0 and ibis compiles it for Databricks (a subclass of
+    its PySpark compiler), but ibis 12's PySpark compiler has no rule for it. The feature
+    query uses it to count active periods; without this, Spark fails to compile the query.
+    """
+    from ibis.backends.sql.compilers.pyspark import PySparkCompiler
+
+    def visit_bit_or(self: Any, op: Any, *, arg: Any, where: Any, **_: Any) -> Any:
+        return self.agg["bit_or"](arg, where=where)
+
+    PySparkCompiler.visit_BitOr = visit_bit_or
 
 
 def spark_session(config: Mapping[str, Any]) -> Any:

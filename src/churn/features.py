@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 SECONDS_PER_DAY = 86_400.0
 PERIOD_DAYS = 30
+MAX_ACTIVE_PERIODS = 62
+RESULT_BATCH_ROWS = 500_000
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,11 @@ class FeatureConfig:
         for name in counts:
             if getattr(self, name) < 1:
                 raise ConfigError(f"features.{name}: expected >= 1; got {getattr(self, name)}")
+        if self.active_periods > MAX_ACTIVE_PERIODS:
+            raise ConfigError(
+                f"features.active_periods: expected at most {MAX_ACTIVE_PERIODS} (one bit each "
+                f"in a 64-bit integer); got {self.active_periods}"
+            )
         if self.lapsing_gap_multiple <= 0 or self.btyd_time_unit_days <= 0:
             raise ConfigError(
                 "features: lifecycle.lapsing_gap_multiple and btyd.time_unit_days must be > 0; "
@@ -189,7 +196,12 @@ def build_features(
     query = feature_query(
         transactions, cutoffs, config, events=events, active_within_days=active_within_days
     )
-    table = query.order_by(["cutoff", "customer_id"]).to_pyarrow()
+    # streamed in batches: the engine never holds a second, converted copy of the result
+    ordered = query.order_by(["cutoff", "customer_id"])
+    schema = ordered.schema().to_pyarrow()
+    batches = ordered.to_pyarrow_batches(chunk_size=RESULT_BATCH_ROWS)
+    # each batch to the query's types (DuckDB sums integers into 128-bit decimals)
+    table = pa.Table.from_batches((batch.cast(schema) for batch in batches), schema=schema)
     log.info(
         "features: %d rows for %d cutoffs in %.2f s",
         table.num_rows,
@@ -225,14 +237,21 @@ def feature_query(
     """
     if not cutoffs:
         raise ConfigError("build_features: expected at least one cutoff; got none")
-    cut = _cutoff_table(cutoffs)
+    values = _cutoff_values(cutoffs)
+    cut = _cutoff_table(values)
     has_category = "category" in transactions.columns
     # BG/NBD is fitted on every buyer, so with it the population filter comes after the fit.
     sql_filter = None if config.btyd_enabled else active_within_days
-    query = _transaction_features(transactions, cut, config, has_category, sql_filter)
+    query = _transaction_features(transactions, cut, values, config, has_category, sql_filter)
     if events is not None:
         query = _with_event_features(query, events, cut, config)
-    return query
+    # the features and the BG/NBD helpers only: fewer columns to sort and hand over
+    docs = feature_docs(config, has_category=has_category, has_events=events is not None)
+    features = [name for name in docs if not name.startswith("btyd_")]
+    return query.select("customer_id", "cutoff", *features, *BTYD_HELPERS)
+
+
+BTYD_HELPERS = ("c_days", "first_day", "last_day", "last_ts")
 
 
 def finish_features(
@@ -262,13 +281,28 @@ def finish_features(
     return _finalise(table, docs)
 
 
-def _cutoff_table(cutoffs: Sequence[pd.Timestamp | str]) -> ir.Table:
+def _cutoff_values(cutoffs: Sequence[pd.Timestamp | str]) -> list[pd.Timestamp]:
+    """The distinct cutoffs, sorted; each must be a date (midnight)."""
     values = sorted({pd.Timestamp(c) for c in cutoffs})
     for value in values:
         if value != value.normalize():
             raise ConfigError(f"build_features: cutoffs must be dates (midnight); got {value}")
+    return values
+
+
+def _cutoff_table(values: Sequence[pd.Timestamp]) -> ir.Table:
+    """The cutoffs with their position ``k`` and their day number ``c_days``."""
     arr = pa.array([v.to_pydatetime() for v in values], pa.timestamp("us"))
-    return ibis.memtable(pa.table({"cutoff": arr}))
+    days = [(v - pd.Timestamp(0)) / pd.Timedelta(days=1) for v in values]
+    return ibis.memtable(
+        pa.table(
+            {
+                "cutoff": arr,
+                "k": pa.array(range(len(values)), pa.int64()),
+                "c_days": pa.array(days, pa.float64()),
+            }
+        )
+    )
 
 
 def _days(ts: ir.TimestampValue) -> ir.FloatingValue:
@@ -279,12 +313,55 @@ def _days(ts: ir.TimestampValue) -> ir.FloatingValue:
 def _transaction_features(
     tx: ir.Table,
     cut: ir.Table,
+    cutoffs: Sequence[pd.Timestamp],
     config: FeatureConfig,
     has_category: bool,
     active_within_days: int | None,
 ) -> ir.Table:
+    rows = _purchase_rows(tx)
+    history = _history_aggregates(rows, cut, cutoffs)
+    recent = _window_aggregates(tx, cut, config)
+    agg = history.left_join(
+        recent, [history.customer_id == recent.customer_id, history.cutoff == recent.cutoff]
+    ).select(history, *(recent[name] for name in recent.columns[2:]))
+    t = config.trend_days
+    spans = _spans(config)
+    agg = agg.mutate(
+        # no purchase in a window: no purchases and spend 0, not missing
+        **{f"purchases_{w}d": agg[f"purchases_{w}d"].fill_null(0) for w in spans},
+        **{f"spend_{w}d": agg[f"spend_{w}d"].fill_null(0.0) for w in spans},
+        active_months=agg.active_months.fill_null(0),
+    )
+    agg = agg.mutate(
+        # timestamps in days since the epoch: their whole part is their day
+        first_day=agg.first_ts.floor().cast("float64"),
+        last_day=agg.last_ts.floor().cast("float64"),
+        # the trend's earlier period (t, 2t] as the difference of two windows
+        trend_prev_n=agg[f"purchases_{2 * t}d"] - agg[f"purchases_{t}d"],
+        trend_prev_spend=agg[f"spend_{2 * t}d"] - agg[f"spend_{t}d"],
+    )
+    if active_within_days is not None:
+        agg = agg.filter(agg.c_days - agg.last_ts <= active_within_days)
+    agg = _with_refunds(agg, tx, cut)
+    if has_category:
+        counts = _category_counts(tx, cut, cutoffs)
+        agg = agg.left_join(
+            counts, [agg.customer_id == counts.customer_id, agg.cutoff == counts.cutoff]
+        ).select(agg, counts.category_count, counts.top_category)
+    return _derive(agg, config, has_category)
+
+
+def _spans(config: FeatureConfig) -> list[int]:
+    """Every window length counted: the windows and the trend's two periods."""
+    return sorted({*config.windows, config.trend_days, 2 * config.trend_days})
+
+
+def _purchase_rows(tx: ir.Table) -> ir.Table:
+    """Purchases with the per-row helper columns that do not depend on the cutoff."""
     purchases = tx.filter(tx.amount > 0)
-    purchases = purchases.mutate(day=_days(purchases.timestamp.truncate("D")))
+    purchases = purchases.mutate(ts=_days(purchases.timestamp))
+    # days since the epoch: the whole part is the day
+    purchases = purchases.mutate(day=purchases.ts.floor().cast("float64"))
     # One window over each customer's purchases in time order. The row before a day's first
     # purchase is the previous purchase day's last one, so one lag gives the gap between
     # purchase days; the same order decides which of several tied rows comes first, so exactly
@@ -312,9 +389,10 @@ def _transaction_features(
             first_of_day, purchases.spend_so_far - purchases.amount, no_float
         ),
     )
-    columns = [
+    return purchases.select(
         "customer_id",
         "timestamp",
+        "ts",
         "amount",
         "day",
         "first_of_day",
@@ -322,66 +400,155 @@ def _transaction_features(
         "gap",
         "spend_so_far",
         "spend_before_day",
-    ]
-    rows = purchases.select(*columns)
-    rows = rows.mutate(ts=_days(rows.timestamp))
-    joined = rows.join(cut, rows.timestamp < cut.cutoff)
-    joined = joined.mutate(c=_days(joined.cutoff))
-    # ages in days before the cutoff, computed once per joined row
-    joined = joined.mutate(age=joined.c - joined.ts, day_age=joined.c - joined.day)
-    c, age, day_age = joined.c, joined.age, joined.day_age
-    t = config.trend_days
-    aggregates: dict[str, Any] = {
-        "last_ts": joined.ts.max(),
-        "first_ts": joined.ts.min(),
-        "c_days": c.max(),
-        "frequency": joined.first_of_day.sum(),
-        "n_purchases": joined.amount.count(),
-        "monetary_sum": joined.amount.sum(),
-        "monetary_std": joined.amount.std(),
-        "monetary_max": joined.amount.max(),
+    )
+
+
+def _history_aggregates(rows: ir.Table, cut: ir.Table, cutoffs: Sequence[pd.Timestamp]) -> ir.Table:
+    """All-history aggregates per (customer, cutoff), merged from disjoint intervals.
+
+    Each row falls in one interval between consecutive cutoffs; its partial aggregates (counts,
+    sums, spread around the interval's mean, extremes) are computed once per (customer,
+    interval), then accumulated in interval order. A customer's running state after interval j
+    is their state at every cutoff from the j-th up to their next interval with a purchase, so
+    a join on that range gives one row per (customer, cutoff) with a purchase before the
+    cutoff, without joining every row to every later cutoff.
+    """
+    n = len(cutoffs)
+    rows = rows.mutate(j=_interval(rows.timestamp, cutoffs, 0, n))
+    rows = rows.filter(rows.j < n)  # at or after the last cutoff: never used
+    partial: dict[str, Any] = {
+        "n_purchases": rows.amount.count(),
+        "monetary_sum": rows.amount.sum(),
+        "spend_spread": rows.amount.var(how="pop"),  # later: sum of squares around the mean
+        "monetary_max": rows.amount.max(),
+        "first_ts": rows.ts.min(),
+        "last_ts": rows.ts.max(),
+        "frequency": rows.first_of_day.cast("int64").sum(),
+        "gap_count": rows.gap.count(),
+        "gap_squares": (rows.gap * rows.gap).sum(),
+        "gap_max_days": rows.gap.max(),
         # running spends only grow, so the largest values belong to the last purchase day
-        "spend_through_last_day": joined.spend_so_far.max(),
-        "spend_before_last_day": joined.spend_before_day.max(),
-        "gap_std_days": joined.gap.std(),
-        "gap_max_days": joined.gap.max(),
+        "spend_through_last_day": rows.spend_so_far.max(),
+        "spend_before_last_day": rows.spend_before_day.max(),
         # previous purchase days grow with the day, so the largest is the last day's
-        "prev_last_day": joined.prev_day.max(),
-        # Periods of 30 days counted back from the cutoff (day_age is a whole number >= 1).
-        # Each active period has one purchase day whose previous purchase day lies in an older
-        # period (or is none): counting those days avoids a costly distinct count.
-        "active_months": joined.first_of_day.sum(
-            where=(day_age <= config.active_periods * PERIOD_DAYS)
-            & (
-                joined.prev_day.isnull()
-                | (
-                    ((day_age - 1) / PERIOD_DAYS).floor()
-                    != ((c - joined.prev_day - 1) / PERIOD_DAYS).floor()
-                )
-            )
-        ),
+        "prev_last_day": rows.prev_day.max(),
     }
-    spans = sorted({*config.windows, t, 2 * t})
+    state = rows.group_by(["customer_id", "j"]).aggregate(**partial)
+    # Spend around one reference per customer (the mean of their first interval): its sum and
+    # sum of squares add up across intervals without cancelling digits.
+    mean = state.monetary_sum / state.n_purchases
+    by_interval = ibis.window(group_by=state.customer_id, order_by=state.j)
+    reference = mean.first().over(by_interval) if n > 1 else mean
+    offset = mean - reference
+    state = state.mutate(
+        centred_sum=state.n_purchases * offset,
+        centred_squares=state.spend_spread * state.n_purchases
+        + state.n_purchases * offset * offset,
+    ).drop("spend_spread")
+    combine = {name: "sum" for name in state.columns if name not in ("customer_id", "j")}
+    combine |= {"first_ts": "min"} | {
+        name: "max"
+        for name in (
+            "monetary_max",
+            "last_ts",
+            "gap_max_days",
+            "spend_through_last_day",
+            "spend_before_last_day",
+            "prev_last_day",
+        )
+    }
+    joined = _accumulate(state, cut, n, combine)
+    return joined.select("customer_id", "cutoff", "c_days", *combine)
+
+
+def _accumulate(
+    state: ir.Table, cut: ir.Table, n: int, combine: Mapping[str, str], keys: Sequence[str] = ()
+) -> ir.Table:
+    """Per-interval ``state`` (``j``) accumulated in interval order, joined to each cutoff.
+
+    ``combine`` names each column's merge (``sum``, ``min``, ``max``); ``keys`` are grouping
+    columns besides ``customer_id``. Row j's running state holds for cutoffs ``k`` from j up
+    to the group's next interval.
+    """
+    group = [state.customer_id, *(state[key] for key in keys)]
+    if n > 1:
+        running = ibis.window(group_by=group, order_by=state.j, preceding=None, following=0)
+        state = state.mutate(
+            **{name: getattr(state[name], how)().over(running) for name, how in combine.items()},
+            next_j=state.j.lead().over(ibis.window(group_by=group, order_by=state.j)).fill_null(n),
+        )
+    else:
+        state = state.mutate(next_j=ibis.literal(n, "int64"))
+    return state.join(cut, (state.j <= cut.k) & (cut.k < state.next_j))
+
+
+def _category_counts(tx: ir.Table, cut: ir.Table, cutoffs: Sequence[pd.Timestamp]) -> ir.Table:
+    """Distinct categories and the most bought category's count, before each cutoff.
+
+    Counted per (customer, category, interval) and accumulated like the history aggregates.
+    """
+    n = len(cutoffs)
+    purchases = tx.filter((tx.amount > 0) & tx.category.notnull())
+    purchases = purchases.mutate(j=_interval(purchases.timestamp, cutoffs, 0, n))
+    purchases = purchases.filter(purchases.j < n)
+    per_category = purchases.group_by(["customer_id", "category", "j"]).aggregate(
+        bought=purchases.count()
+    )
+    joined = _accumulate(per_category, cut, n, {"bought": "sum"}, keys=("category",))
+    return joined.group_by(["customer_id", "cutoff"]).aggregate(
+        category_count=joined.count(), top_category=joined.bought.max()
+    )
+
+
+def _interval(ts: ir.TimestampValue, cutoffs: Sequence[pd.Timestamp], lo: int, hi: int) -> Any:
+    """How many of the sorted ``cutoffs`` are at or before ``ts``, by binary search.
+
+    Assumes those before ``lo`` are and those from ``hi`` on are not; the expression's depth
+    is the logarithm of the number of cutoffs.
+    """
+    if lo == hi:
+        return ibis.literal(lo, "int64")
+    mid = (lo + hi) // 2
+    at = ibis.literal(cutoffs[mid].to_pydatetime(), "timestamp")
+    return ibis.ifelse(
+        ts < at, _interval(ts, cutoffs, lo, mid), _interval(ts, cutoffs, mid + 1, hi)
+    )
+
+
+def _window_aggregates(tx: ir.Table, cut: ir.Table, config: FeatureConfig) -> ir.Table:
+    """Counts and spend in the windows before each cutoff, and the active periods.
+
+    Only purchases inside the longest window are joined to each cutoff (one day of slack; the
+    aggregates filter exactly), so the join grows with the windows, not with all history. The
+    active periods are bits of one integer per (customer, cutoff), counted afterwards. Reads
+    the transactions on its own (no per-row window), so the engine streams them.
+    """
+    spans = _spans(config)
+    periods = config.active_periods
+    longest = max(*spans, periods * PERIOD_DAYS)
+    purchases = tx.filter(tx.amount > 0)
+    purchases = purchases.select("customer_id", "timestamp", "amount", ts=_days(tx.timestamp))
+    cut = cut.mutate(window_start=cut.c_days - (longest + 1))
+    joined = purchases.join(
+        cut, (purchases.timestamp < cut.cutoff) & (purchases.ts >= cut.window_start)
+    )
+    c = joined.c_days
+    # age in days before the cutoff; the day's age is a whole number >= 1
+    age = c - joined.ts
+    day_age = c - joined.ts.floor()
+    period = ((day_age - 1) / PERIOD_DAYS).floor().cast("int64")
+    one = ibis.literal(1, "int64")
+    aggregates: dict[str, Any] = {
+        "period_bits": (one << period).bit_or(where=day_age <= periods * PERIOD_DAYS),
+    }
     for w in spans:
         aggregates[f"purchases_{w}d"] = joined.amount.count(where=(age <= w))
         aggregates[f"spend_{w}d"] = joined.amount.sum(where=(age <= w))
     agg = joined.group_by(["customer_id", "cutoff"]).aggregate(**aggregates)
-    # no purchase in a window: spend 0, not missing
-    agg = agg.mutate(**{f"spend_{w}d": agg[f"spend_{w}d"].fill_null(0.0) for w in spans})
-    agg = agg.mutate(
-        # timestamps in days since the epoch: their whole part is their day
-        first_day=agg.first_ts.floor().cast("float64"),
-        last_day=agg.last_ts.floor().cast("float64"),
-        # the trend's earlier period (t, 2t] as the difference of two windows
-        trend_prev_n=agg[f"purchases_{2 * t}d"] - agg[f"purchases_{t}d"],
-        trend_prev_spend=agg[f"spend_{2 * t}d"] - agg[f"spend_{t}d"],
-    )
-    if active_within_days is not None:
-        agg = agg.filter(agg.c_days - agg.last_ts <= active_within_days)
-    agg = _with_refunds(agg, tx, cut)
-    if has_category:
-        agg = _with_category_counts(agg, tx, cut)
-    return _derive(agg, config, has_category)
+    bits = agg.period_bits.fill_null(0)
+    # 30-day periods counted back from the cutoff with a purchase: the bits that are set
+    active = sum(((bits >> p) & 1 for p in range(1, periods)), start=bits & 1)
+    return agg.mutate(active_months=active).drop("period_bits")
 
 
 def _with_refunds(agg: ir.Table, tx: ir.Table, cut: ir.Table) -> ir.Table:
@@ -394,21 +561,6 @@ def _with_refunds(agg: ir.Table, tx: ir.Table, cut: ir.Table) -> ir.Table:
     ).select(agg, refunded.refunded)
 
 
-def _with_category_counts(agg: ir.Table, tx: ir.Table, cut: ir.Table) -> ir.Table:
-    """Distinct categories and the most bought category's count, before each cutoff."""
-    purchases = tx.filter((tx.amount > 0) & tx.category.notnull())
-    joined = purchases.join(cut, purchases.timestamp < cut.cutoff)
-    per_category = joined.group_by(["customer_id", "cutoff", "category"]).aggregate(
-        n=joined.count()
-    )
-    counts = per_category.group_by(["customer_id", "cutoff"]).aggregate(
-        category_count=per_category.count(), top_category=per_category.n.max()
-    )
-    return agg.left_join(
-        counts, [agg.customer_id == counts.customer_id, agg.cutoff == counts.cutoff]
-    ).select(agg, counts.category_count, counts.top_category)
-
-
 def _derive(agg: ir.Table, config: FeatureConfig, has_category: bool) -> ir.Table:
     """Features computed from the per-(customer, cutoff) aggregates."""
     t = config.trend_days
@@ -419,6 +571,9 @@ def _derive(agg: ir.Table, config: FeatureConfig, has_category: bool) -> ir.Tabl
         ibis.null("float64"),
     )
     derived: dict[str, Any] = {
+        "monetary_std": _sample_std(agg.n_purchases, agg.centred_sum, agg.centred_squares),
+        # the gaps are whole days and sum to last_day - first_day: their sums are exact
+        "gap_std_days": _sample_std(agg.gap_count, agg.last_day - agg.first_day, agg.gap_squares),
         "recency_days": recency,
         "tenure_days": agg.c_days - agg.first_ts,
         "monetary_mean": agg.monetary_sum / agg.n_purchases,
@@ -444,6 +599,17 @@ def _derive(agg: ir.Table, config: FeatureConfig, has_category: bool) -> ir.Tabl
     if has_category:
         derived["top_category_share"] = agg.top_category / agg.n_purchases
     return agg.mutate(**derived)
+
+
+def _sample_std(count: ir.IntegerValue, total: ir.FloatingValue, squares: ir.FloatingValue) -> Any:
+    """The sample standard deviation from a count, a sum and a sum of squares (2+ values).
+
+    ``(n * sum(x^2) - sum(x)^2) / (n (n - 1))``: with values centred on one of them (spend) or
+    whole (gaps), the difference loses no meaningful digits; rounding below zero is clipped.
+    """
+    n = count.cast("float64")
+    variance = (n * squares - total * total) / (n * (n - 1))
+    return ibis.ifelse(count > 1, ibis.greatest(variance, 0.0).sqrt(), ibis.null("float64"))
 
 
 def _with_event_features(
