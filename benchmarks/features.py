@@ -1,6 +1,7 @@
 """Benchmark of the feature engine against straightforward references, same run, same data.
 
     python benchmarks/features.py [--sizes 10m,50m] [--cutoffs 1,12] [--repeats 3]
+        [--methods parquet,sql,engine,engine_btyd,pandas] [--memory-limit 1GB] [--check]
 
 Data: the demo world generated at 640k customers (about 10M observed transactions) and 3.2M
 customers (about 50M), cached under ``data/benchmarks/``. Every measurement runs in a fresh
@@ -10,6 +11,8 @@ process (so peak RSS is its own) and reads the Parquet files directly (out of co
 * ``sql``: a hand-written DuckDB SQL query of the same features (the reference to beat);
 * ``engine``: ``churn.features.build_features`` (ibis on DuckDB), BG/NBD off, as the SQL;
 * ``engine_btyd``: the same with the BG/NBD features (a fit per cutoff) on;
+* ``engine_parquet``: the engine's query (BG/NBD off) written by DuckDB to a Parquet file,
+  sorted, without bringing the result into Python (out of core);
 * ``pandas``: an idiomatic pandas implementation of the same features (one cutoff only);
 * ``spark``: ``build_features`` on Apache Spark ``local[2]`` (BG/NBD off), reading the same
   Parquet files; its time includes starting the session, its RSS adds the JVM's peak.
@@ -200,18 +203,48 @@ def run_sql(folder: Path, cuts: list[pd.Timestamp]) -> Any:
 # --- the engine ---------------------------------------------------------------------------------
 
 
-def run_engine(folder: Path, cuts: list[pd.Timestamp], *, btyd: bool) -> Any:
+def _duckdb(memory_limit: str | None) -> Any:
     import ibis
 
+    return ibis.duckdb.connect(**({"memory_limit": memory_limit} if memory_limit else {}))
+
+
+def run_engine(
+    folder: Path, cuts: list[pd.Timestamp], *, btyd: bool, memory_limit: str | None = None
+) -> Any:
     from churn.features import FeatureConfig, build_features
 
-    con = ibis.duckdb.connect()
+    con = _duckdb(memory_limit)
     tx = con.read_parquet(folder / "transactions.parquet")
     ev = con.read_parquet(folder / "events.parquet")
     config = FeatureConfig(btyd_enabled=btyd)
     return build_features(
         tx, cuts, config, events=ev, horizon_days=HORIZON, active_within_days=ACTIVE_WITHIN
     )
+
+
+def run_engine_parquet(folder: Path, cuts: list[pd.Timestamp], memory_limit: str | None) -> int:
+    """The engine's query (BG/NBD off) written by DuckDB straight to a Parquet file.
+
+    Out of core: the result never comes into Python, so with ``--memory-limit`` the whole
+    run stays within about that much plus the interpreter. Returns the rows written.
+    """
+    import tempfile
+
+    import pyarrow.parquet as pq
+
+    from churn.features import FeatureConfig, feature_query
+
+    con = _duckdb(memory_limit)
+    tx = con.read_parquet(folder / "transactions.parquet")
+    ev = con.read_parquet(folder / "events.parquet")
+    query = feature_query(
+        tx, cuts, FeatureConfig(btyd_enabled=False), events=ev, active_within_days=ACTIVE_WITHIN
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "features.parquet"
+        con.to_parquet(query.order_by(["cutoff", "customer_id"]), path)
+        return int(pq.ParquetFile(path).metadata.num_rows)
 
 
 def run_spark(folder: Path, cuts: list[pd.Timestamp]) -> tuple[Any, float]:
@@ -360,7 +393,7 @@ def _import_libraries(method: str) -> None:
     import duckdb  # noqa: F401
     import pyarrow.parquet  # noqa: F401
 
-    if method in ("engine", "engine_btyd", "spark"):
+    if method in ("engine", "engine_btyd", "engine_parquet", "spark"):
         import ibis
 
         import churn.features  # noqa: F401
@@ -370,7 +403,7 @@ def _import_libraries(method: str) -> None:
         import pyspark.sql  # noqa: F401  (the session's start stays inside the timer)
 
 
-def child(method: str, size: str, n_cutoffs: int) -> None:
+def child(method: str, size: str, n_cutoffs: int, memory_limit: str | None) -> None:
     """One measured run in this process; prints a JSON line."""
     folder = DATA / f"tx-{size}"
     cuts = cutoffs(n_cutoffs)
@@ -388,9 +421,11 @@ def child(method: str, size: str, n_cutoffs: int) -> None:
     elif method == "sql":
         rows = run_sql(folder, cuts).num_rows
     elif method == "engine":
-        rows = run_engine(folder, cuts, btyd=False).num_rows
+        rows = run_engine(folder, cuts, btyd=False, memory_limit=memory_limit).num_rows
     elif method == "engine_btyd":
-        rows = run_engine(folder, cuts, btyd=True).num_rows
+        rows = run_engine(folder, cuts, btyd=True, memory_limit=memory_limit).num_rows
+    elif method == "engine_parquet":
+        rows = run_engine_parquet(folder, cuts, memory_limit)
     elif method == "pandas":
         rows = len(run_pandas(folder, cuts))
     elif method == "spark":
@@ -407,8 +442,11 @@ def child(method: str, size: str, n_cutoffs: int) -> None:
     print(json.dumps({"seconds": seconds, "rss_mib": rss, "rows": rows}))
 
 
-def measure(method: str, size: str, n_cutoffs: int, repeats: int) -> dict[str, float]:
+def measure(
+    method: str, size: str, n_cutoffs: int, repeats: int, memory_limit: str | None
+) -> dict[str, float]:
     runs = []
+    limit = ["--memory-limit", memory_limit] if memory_limit else []
     for _ in range(repeats):
         out = subprocess.run(
             [
@@ -420,6 +458,7 @@ def measure(method: str, size: str, n_cutoffs: int, repeats: int) -> dict[str, f
                 size,
                 "--cutoffs",
                 str(n_cutoffs),
+                *limit,
             ],
             check=True,
             capture_output=True,
@@ -477,10 +516,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--methods", default="parquet,sql,engine,engine_btyd,pandas")
     parser.add_argument("--check", action="store_true", help="verify the references first")
+    parser.add_argument(
+        "--memory-limit",
+        help="DuckDB's memory_limit for the engine methods (e.g. 1GB); default: DuckDB's own",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.sizes, int(args.cutoffs))
+        child(args.child, args.sizes, int(args.cutoffs), args.memory_limit)
         return
     if args.check:
         check()
@@ -494,7 +537,7 @@ def main() -> None:
                     continue  # minutes per run and many GB: measured at 10M rows, one cutoff
                 if method == "parquet" and n > 1:
                     continue
-                results[method, n] = measure(method, size, n, args.repeats)
+                results[method, n] = measure(method, size, n, args.repeats, args.memory_limit)
                 r = results[method, n]
                 print(
                     f"{size:>4} {n:>2} cutoffs {method:<12} {r['seconds']:7.2f} s  "
