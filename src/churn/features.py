@@ -1,14 +1,17 @@
 """Behavioural features per (customer, cutoff), strictly from rows before the cutoff.
 
 Feature definitions are written once as ibis expressions, so the same code runs on DuckDB
-(embedded, the default, out of core over Parquet) and on other ibis backends such as Spark. All
-cutoffs are computed in one query: a cutoffs table joined to the transactions on
-``timestamp < cutoff``, then one grouped aggregation; nothing loops over customers in Python.
-Per-row helper columns that do not depend on the cutoff (the gap to the previous purchase day,
-the running count within a category) are computed once, before the join, with window functions.
+(embedded, the default, out of core over Parquet) and on Spark. All cutoffs are computed in one
+query, and nothing loops over customers in Python:
+
+* per-row helpers that do not depend on the cutoff (the gap to the previous purchase day, the
+  running spend) come from one window over each customer's purchases;
+* all-history aggregates are computed once per (customer, interval between consecutive cutoffs)
+  and accumulated in cutoff order, so no row is joined to every later cutoff;
+* window counts and spend join only the rows inside the longest window to each cutoff.
 
 The same :func:`build_features` serves training (many cutoffs) and scoring (one as-of date), so
-the two can never disagree. :data:`FEATURE_DOCS` documents every column.
+the two can never disagree; :func:`feature_docs` documents every column.
 """
 
 from __future__ import annotations
