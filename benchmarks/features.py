@@ -11,8 +11,9 @@ process (so peak RSS is its own) and reads the Parquet files directly (out of co
 * ``sql``: a hand-written DuckDB SQL query of the same features (the reference to beat);
 * ``engine``: ``churn.features.build_features`` (ibis on DuckDB), BG/NBD off, as the SQL;
 * ``engine_btyd``: the same with the BG/NBD features (a fit per cutoff) on;
-* ``engine_parquet``: the engine's query (BG/NBD off) written by DuckDB to a Parquet file,
-  sorted, without bringing the result into Python (out of core);
+* ``engine_parquet``: ``churn.features.write_features`` (BG/NBD off): the same features
+  written to a Parquet file in batches, never holding the whole result (out of core);
+* ``engine_parquet_btyd``: the same with BG/NBD on;
 * ``pandas``: an idiomatic pandas implementation of the same features (one cutoff only);
 * ``spark``: ``build_features`` on Apache Spark ``local[2]`` (BG/NBD off), reading the same
   Parquet files; its time includes starting the session, its RSS adds the JVM's peak.
@@ -223,28 +224,31 @@ def run_engine(
     )
 
 
-def run_engine_parquet(folder: Path, cuts: list[pd.Timestamp], memory_limit: str | None) -> int:
-    """The engine's query (BG/NBD off) written by DuckDB straight to a Parquet file.
+def run_engine_parquet(
+    folder: Path, cuts: list[pd.Timestamp], memory_limit: str | None, *, btyd: bool
+) -> int:
+    """``churn.features.write_features``: the features written to Parquet in batches.
 
-    Out of core: the result never comes into Python, so with ``--memory-limit`` the whole
-    run stays within about that much plus the interpreter. Returns the rows written.
+    Out of core: the result never comes into Python whole, so with ``--memory-limit`` the
+    run stays within about that much plus the interpreter and one batch. Returns the rows.
     """
     import tempfile
 
-    import pyarrow.parquet as pq
-
-    from churn.features import FeatureConfig, feature_query
+    from churn.features import FeatureConfig, write_features
 
     con = _duckdb(memory_limit)
     tx = con.read_parquet(folder / "transactions.parquet")
     ev = con.read_parquet(folder / "events.parquet")
-    query = feature_query(
-        tx, cuts, FeatureConfig(btyd_enabled=False), events=ev, active_within_days=ACTIVE_WITHIN
-    )
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "features.parquet"
-        con.to_parquet(query.order_by(["cutoff", "customer_id"]), path)
-        return int(pq.ParquetFile(path).metadata.num_rows)
+        return write_features(
+            tx,
+            cuts,
+            FeatureConfig(btyd_enabled=btyd),
+            Path(tmp) / "features.parquet",
+            events=ev,
+            horizon_days=HORIZON,
+            active_within_days=ACTIVE_WITHIN,
+        )
 
 
 def run_spark(folder: Path, cuts: list[pd.Timestamp]) -> tuple[Any, float]:
@@ -393,7 +397,7 @@ def _import_libraries(method: str) -> None:
     import duckdb  # noqa: F401
     import pyarrow.parquet  # noqa: F401
 
-    if method in ("engine", "engine_btyd", "engine_parquet", "spark"):
+    if method.startswith("engine") or method == "spark":
         import ibis
 
         import churn.features  # noqa: F401
@@ -425,7 +429,9 @@ def child(method: str, size: str, n_cutoffs: int, memory_limit: str | None) -> N
     elif method == "engine_btyd":
         rows = run_engine(folder, cuts, btyd=True, memory_limit=memory_limit).num_rows
     elif method == "engine_parquet":
-        rows = run_engine_parquet(folder, cuts, memory_limit)
+        rows = run_engine_parquet(folder, cuts, memory_limit, btyd=False)
+    elif method == "engine_parquet_btyd":
+        rows = run_engine_parquet(folder, cuts, memory_limit, btyd=True)
     elif method == "pandas":
         rows = len(run_pandas(folder, cuts))
     elif method == "spark":

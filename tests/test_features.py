@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import ibis
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -328,3 +330,63 @@ def test_constant_spend_has_zero_spread_across_intervals() -> None:
     spread = got.loc[got["n_purchases"] > 1, "monetary_std"]
     assert len(spread) >= 20
     assert (spread.abs() < 1e-12).all(), spread.max()
+
+
+def test_write_features_equals_build_features(
+    small: synthetic.DemoData,
+    con: ibis.BaseBackend,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Out of core, in batches (here of 500 rows), with BG/NBD fitted from its own small
+    query: the same rows, types and numbers as the in-memory result."""
+    monkeypatch.setattr(features, "RESULT_BATCH_ROWS", 500)
+    config = features.FeatureConfig()
+    tx = con.create_table("tx_write", small.transactions, overwrite=True)
+    ev = con.create_table("ev_write", small.events, overwrite=True)
+    cutoffs = _cutoffs(small)
+    kwargs = {"events": ev, "horizon_days": HORIZON, "active_within_days": 365}
+    expected = features.build_features(tx, cutoffs, config, **kwargs)
+    path = tmp_path / "features.parquet"
+    rows = features.write_features(tx, cutoffs, config, path, **kwargs)
+    written = pq.read_table(path)
+    assert rows == written.num_rows == expected.num_rows > 2_000
+    assert written.schema == expected.schema
+    assert pq.ParquetFile(path).metadata.num_row_groups > 1
+    assert written.column("btyd_p_alive").null_count == 0
+    _compare(written, expected.to_pandas())
+    assert [p.name for p in tmp_path.iterdir()] == ["features.parquet"]  # no temporary left
+
+
+def test_btyd_summary_equals_the_feature_query_columns(
+    small: synthetic.DemoData, con: ibis.BaseBackend
+) -> None:
+    tx = con.create_table("tx_summary", small.transactions, overwrite=True)
+    cutoffs = _cutoffs(small)
+    columns = ["cutoff", "customer_id", "frequency", "first_day", "last_day", "c_days"]
+    full = features.feature_query(tx, cutoffs, features.FeatureConfig()).select(*columns)
+    small_query = features.btyd_summary(tx, cutoffs).select(
+        "cutoff", "c_days", "frequency", "first_day", "last_day"
+    )
+    want = full.to_pandas().sort_values(["cutoff", "customer_id"])[columns[:1] + columns[2:]]
+    got = small_query.to_pandas()
+    key = ["cutoff", "frequency", "first_day", "last_day"]
+    pd.testing.assert_frame_equal(
+        got.sort_values(key, ignore_index=True)[want.columns],
+        want.sort_values(key, ignore_index=True),
+        check_dtype=False,
+    )
+
+
+def test_write_features_with_no_buyers_writes_an_empty_typed_file(
+    small: synthetic.DemoData, con: ibis.BaseBackend, tmp_path: Path
+) -> None:
+    tx = con.create_table("tx_empty", small.transactions, overwrite=True)
+    config = features.FeatureConfig()
+    path = tmp_path / "none.parquet"
+    before_any = [pd.Timestamp(small.params.start_date) - pd.Timedelta(days=30)]
+    assert features.write_features(tx, before_any, config, path, horizon_days=HORIZON) == 0
+    written = pq.read_table(path)
+    assert written.num_rows == 0
+    assert "btyd_p_alive" in written.column_names
+    assert written.schema.field("frequency").type == pa.int64()

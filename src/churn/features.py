@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,9 +30,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from churn import btyd
 from churn.errors import ConfigError, check_keys
+from churn.files import atomic_file
 
 log = logging.getLogger(__name__)
 
@@ -199,12 +202,8 @@ def build_features(
     query = feature_query(
         transactions, cutoffs, config, events=events, active_within_days=active_within_days
     )
-    # streamed in batches: the engine never holds a second, converted copy of the result
-    ordered = query.order_by(["cutoff", "customer_id"])
-    schema = ordered.schema().to_pyarrow()
-    batches = ordered.to_pyarrow_batches(chunk_size=RESULT_BATCH_ROWS)
-    # each batch to the query's types (DuckDB sums integers into 128-bit decimals)
-    table = pa.Table.from_batches((batch.cast(schema) for batch in batches), schema=schema)
+    schema, batches = _sorted_batches(query)
+    table = pa.Table.from_batches(batches, schema=schema)
     log.info(
         "features: %d rows for %d cutoffs in %.2f s",
         table.num_rows,
@@ -221,6 +220,103 @@ def build_features(
         has_category="category" in transactions.columns,
         has_events=events is not None,
     )
+
+
+def write_features(
+    transactions: ir.Table,
+    cutoffs: Sequence[pd.Timestamp | str],
+    config: FeatureConfig,
+    path: str | os.PathLike[str],
+    *,
+    events: ir.Table | None = None,
+    horizon_days: int,
+    active_within_days: int | None = None,
+) -> int:
+    """:func:`build_features` written to one Parquet file, out of core; returns the row count.
+
+    The engine sorts the rows and streams them in batches; each batch gets its BG/NBD columns
+    and final types and is written at once, so memory stays at the engine's own (on DuckDB,
+    capped by ``engine.memory_limit``, beyond which it spills to disk) plus one batch. With
+    BG/NBD on, the model is first fitted at each cutoff from a small query of three numbers
+    per buyer. The file is written atomically (a temporary file, then a rename).
+    """
+    started = time.perf_counter()
+    params: dict[pd.Timestamp, btyd.BGNBDParams] = {}
+    if config.btyd_enabled:
+        params = fit_btyd(btyd_summary(transactions, cutoffs).to_pyarrow(), config)
+    query = feature_query(
+        transactions, cutoffs, config, events=events, active_within_days=active_within_days
+    )
+    schema, batches = _sorted_batches(query)
+
+    def finish(table: pa.Table) -> pa.Table:
+        return finish_features(
+            table,
+            config,
+            params=params,
+            horizon_days=horizon_days,
+            active_within_days=active_within_days,
+            has_category="category" in transactions.columns,
+            has_events=events is not None,
+        )
+
+    rows = 0
+    final = finish(schema.empty_table()).schema
+    with atomic_file(path) as tmp, pq.ParquetWriter(tmp, final) as writer:
+        for batch in batches:
+            done = finish(pa.Table.from_batches([batch], schema=schema))
+            writer.write_table(done)
+            rows += done.num_rows
+    log.info(
+        "features: wrote %d rows for %d cutoffs to %s in %.2f s",
+        rows,
+        len(cutoffs),
+        path,
+        time.perf_counter() - started,
+    )
+    return rows
+
+
+def btyd_summary(transactions: ir.Table, cutoffs: Sequence[pd.Timestamp | str]) -> ir.Table:
+    """What :func:`fit_btyd` needs of every buyer at each cutoff, as a lazy query.
+
+    ``cutoff``, ``frequency`` (purchase days), ``first_day``, ``last_day``, ``c_days``: the
+    same numbers as the full feature query's, from a much smaller one. A day lies within one
+    interval between cutoffs (cutoffs are midnights), so distinct days add up across them.
+    """
+    values = _cutoff_values(cutoffs)
+    n = len(values)
+    purchases = transactions.filter(transactions.amount > 0)
+    purchases = purchases.select(
+        "customer_id", j=_interval(purchases.timestamp, values, 0, n), ts=_days(purchases.timestamp)
+    )
+    purchases = purchases.filter(purchases.j < n)
+    state = purchases.group_by(["customer_id", "j"]).aggregate(
+        frequency=purchases.ts.floor().nunique(),
+        first_ts=purchases.ts.min(),
+        last_ts=purchases.ts.max(),
+    )
+    combine = {"frequency": "sum", "first_ts": "min", "last_ts": "max"}
+    joined = _accumulate(state, _cutoff_table(values), n, combine)
+    return joined.select(
+        "cutoff",
+        "c_days",
+        frequency=joined.frequency.cast("int64"),
+        first_day=joined.first_ts.floor().cast("float64"),
+        last_day=joined.last_ts.floor().cast("float64"),
+    )
+
+
+def _sorted_batches(query: ir.Table) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    """The query's rows sorted by cutoff then customer, as batches of the query's types.
+
+    Streamed: the engine never hands over a second, converted copy of the whole result.
+    """
+    ordered = query.order_by(["cutoff", "customer_id"])
+    schema = ordered.schema().to_pyarrow()
+    reader = ordered.to_pyarrow_batches(chunk_size=RESULT_BATCH_ROWS)
+    # each batch to the query's types (DuckDB sums integers into 128-bit decimals)
+    return schema, (batch.cast(schema) for batch in reader)
 
 
 def feature_query(
