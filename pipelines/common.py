@@ -87,6 +87,38 @@ def labelled_table(
     feature_config: FeatureConfig,
 ) -> tuple[pa.Table, pd.Timestamp, list[pd.Timestamp]]:
     """The labelled training table of every cutoff on ``cfg.engine``, the data end and cutoffs."""
+    tables, end, cutoffs = _schedule(cfg, dataset, label_config)
+    table = labels.training_table(
+        tables.transactions, cutoffs, feature_config, label_config, end=end, events=tables.events
+    )
+    return table, end, cutoffs
+
+
+def write_labelled_table(
+    cfg: DictConfig,
+    dataset: data.Dataset,
+    label_config: labels.LabelConfig,
+    feature_config: FeatureConfig,
+    path: Path,
+) -> tuple[int, list[pd.Timestamp]]:
+    """:func:`labelled_table` written to ``path`` in batches; its row count and cutoffs."""
+    tables, end, cutoffs = _schedule(cfg, dataset, label_config)
+    rows = labels.write_training_table(
+        tables.transactions,
+        cutoffs,
+        feature_config,
+        label_config,
+        path,
+        end=end,
+        events=tables.events,
+    )
+    return rows, cutoffs
+
+
+def _schedule(
+    cfg: DictConfig, dataset: data.Dataset, label_config: labels.LabelConfig
+) -> tuple[engine.Tables, pd.Timestamp, list[pd.Timestamp]]:
+    """The input on ``cfg.engine``, its data end and the labelled cutoffs."""
     con = engine.connect(OmegaConf.to_container(cfg.engine, resolve=True))  # type: ignore[arg-type]
     tables = engine.register(
         con, dataset.transactions, customers=dataset.customers, events=dataset.events
@@ -101,7 +133,4 @@ def labelled_table(
         cutoffs[0].date(),
         label_config.horizon_days,
     )
-    table = labels.training_table(
-        tables.transactions, cutoffs, feature_config, label_config, end=end, events=tables.events
-    )
-    return table, end, cutoffs
+    return tables, end, cutoffs

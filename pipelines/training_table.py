@@ -18,8 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from churn import labels
 from churn.features import FeatureConfig
-from churn.files import atomic_file
-from pipelines.common import labelled_table, load_data, run_main
+from pipelines.common import load_data, run_main, write_labelled_table
 
 log = logging.getLogger(__name__)
 
@@ -41,21 +40,22 @@ def run(cfg: DictConfig) -> TrainingTableResult:
     dataset = load_data(cfg.data, seed=int(cfg.seed), output_dir=out)
     label_config = labels.LabelConfig.from_mapping(OmegaConf.to_container(cfg.label))  # type: ignore[arg-type]
     feature_config = FeatureConfig.from_mapping(OmegaConf.to_container(cfg.features))  # type: ignore[arg-type]
-    table, _, cutoffs = labelled_table(cfg, dataset, label_config, feature_config)
     path = out / "training_table.parquet"
-    with atomic_file(path) as tmp:
-        pq.write_table(table, tmp)
-    churned = table["churned"].to_numpy()
+    # written in batches: the table is never held in memory whole
+    rows, cutoffs = write_labelled_table(cfg, dataset, label_config, feature_config, path)
+    labelled = pq.read_table(path, columns=["cutoff", "churned"])
+    labels.log_churn_shares(labelled)
+    churned = labelled["churned"].to_numpy()
     share = float(churned.mean()) if len(churned) else float("nan")
     log.info(
         "wrote %s: %d rows, %d columns, churn share %.3f, in %.1f s",
         path,
-        table.num_rows,
-        table.num_columns,
+        rows,
+        len(pq.read_schema(path)),
         share,
         time.perf_counter() - started,
     )
-    return TrainingTableResult(path, table.num_rows, cutoffs, share)
+    return TrainingTableResult(path, rows, cutoffs, share)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="training_table")

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import ibis
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from churn import labels, synthetic
+from churn import features, labels, synthetic
 from churn.errors import ConfigError, DataError
 from churn.features import FeatureConfig
 
@@ -135,3 +138,41 @@ def test_training_table_on_demo_matches_oracle_share(world: synthetic.WorldParam
         oracle = synthetic.oracle_no_purchase(demo.ground_truth, world, cutoff, horizon_days=90)
         expected = oracle.reindex(group["customer_id"]).mean()
         assert abs(group["churned"].mean() - expected) < 0.04
+
+
+def test_write_training_table_equals_the_in_memory_table(
+    world: synthetic.WorldParams, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Written in batches (here of 700 rows), labelled batch by batch: the same table."""
+    monkeypatch.setattr(features, "RESULT_BATCH_ROWS", 700)
+    demo = synthetic.generate(world, n_customers=2_000, seed=5)
+    con = ibis.duckdb.connect()
+    tx = con.create_table("tx", demo.transactions)
+    ev = con.create_table("ev", demo.events)
+    end = labels.data_end(tx)
+    config = labels.LabelConfig(horizon_days=90, n_cutoffs=4)
+    cutoffs = labels.cutoff_schedule(end, config)
+    feature_config = FeatureConfig()
+    expected = labels.training_table(tx, cutoffs, feature_config, config, end=end, events=ev)
+    path = tmp_path / "table.parquet"
+    rows = labels.write_training_table(
+        tx, cutoffs, feature_config, config, path, end=end, events=ev
+    )
+    written = pq.read_table(path)
+    assert rows == written.num_rows == expected.num_rows > 1_400
+    assert pq.ParquetFile(path).metadata.num_row_groups > 1
+    assert written.schema == expected.schema
+    assert written["churned"].equals(expected["churned"])
+    assert written["customer_id"].equals(expected["customer_id"])
+    for name in written.column_names[2:]:
+        if name in {"lifecycle_stage", "churned"}:
+            assert written[name].equals(expected[name]), name
+            continue
+        tol = 1e-5 if name.startswith("btyd_") else 1e-9
+        np.testing.assert_allclose(
+            written[name].to_numpy(zero_copy_only=False).astype(float),
+            expected[name].to_numpy(zero_copy_only=False).astype(float),
+            rtol=tol,
+            atol=tol,
+            err_msg=name,
+        )

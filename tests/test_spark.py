@@ -77,7 +77,7 @@ def _compare(got: pd.DataFrame, expected: pd.DataFrame) -> None:
 
 
 def test_training_table_on_spark_equals_duckdb(
-    spark: ibis.BaseBackend, small_demo_dir: Path
+    spark: ibis.BaseBackend, small_demo_dir: Path, tmp_path: Path
 ) -> None:
     label_config = labels.LabelConfig(n_cutoffs=3)
     config = FeatureConfig()
@@ -90,10 +90,28 @@ def test_training_table_on_spark_equals_duckdb(
             tables.transactions, cutoffs, config, label_config, end=end, events=tables.events
         )
         results.append(table.to_pandas())
+        if con is spark:  # the batched writer (BG/NBD from its own summary query) on Spark
+            path = tmp_path / "spark.parquet"
+            labels.write_training_table(
+                tables.transactions,
+                cutoffs,
+                config,
+                label_config,
+                path,
+                end=end,
+                events=tables.events,
+            )
+            written = pq.read_table(path).to_pandas()
 
     on_spark, on_duckdb = results
     _compare(on_spark, on_duckdb)
     assert on_spark["cutoff"].nunique() == 3
+    _compare(
+        written.drop(columns=[c for c in written if c.startswith("btyd_")]),
+        on_duckdb.drop(columns=[c for c in on_duckdb if c.startswith("btyd_")]),
+    )
+    for name in ("btyd_p_alive", "btyd_expected_purchases"):
+        np.testing.assert_allclose(written[name], on_duckdb[name], rtol=1e-5, atol=1e-5)
 
 
 def test_scoring_on_spark_equals_local_scoring(

@@ -20,7 +20,7 @@ import dataclasses
 import logging
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -231,8 +231,12 @@ def write_features(
     events: ir.Table | None = None,
     horizon_days: int,
     active_within_days: int | None = None,
+    then: Callable[[pa.Table], pa.Table] | None = None,
 ) -> int:
     """:func:`build_features` written to one Parquet file, out of core; returns the row count.
+
+    ``then``, when given, is applied to each finished batch before it is written (e.g. to add
+    labels); it must keep the rows' order and give every batch the same columns.
 
     The engine sorts the rows and streams them in batches; each batch gets its BG/NBD columns
     and final types and is written at once, so memory stays at the engine's own (on DuckDB,
@@ -250,7 +254,7 @@ def write_features(
     schema, batches = _sorted_batches(query)
 
     def finish(table: pa.Table) -> pa.Table:
-        return finish_features(
+        done = finish_features(
             table,
             config,
             params=params,
@@ -259,6 +263,7 @@ def write_features(
             has_category="category" in transactions.columns,
             has_events=events is not None,
         )
+        return done if then is None else then(done)
 
     rows = 0
     final = finish(schema.empty_table()).schema

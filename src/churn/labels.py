@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from churn.errors import ConfigError, DataError, check_keys
-from churn.features import FeatureConfig, build_features
+from churn.features import FeatureConfig, build_features, write_features
 
 log = logging.getLogger(__name__)
 
@@ -134,17 +135,55 @@ def training_table(
         horizon_days=label_config.horizon_days,
         active_within_days=label_config.active_within_days,
     )
-    stayed = stayed.append_column("stayed", pa.array([True] * stayed.num_rows, pa.bool_()))
-    joined = features.join(stayed, keys=["customer_id", "cutoff"], join_type="left outer")
+    table = _with_labels(features, stayed)
+    log_churn_shares(table)
+    return table
+
+
+def write_training_table(
+    transactions: ir.Table,
+    cutoffs: Sequence[pd.Timestamp],
+    feature_config: FeatureConfig,
+    label_config: LabelConfig,
+    path: str | os.PathLike[str],
+    *,
+    end: pd.Timestamp,
+    events: ir.Table | None = None,
+) -> int:
+    """:func:`training_table` written to one Parquet file out of core; returns the row count.
+
+    The features come in batches (:func:`churn.features.write_features`), each labelled and
+    written at once; only the (customer, cutoff) pairs who stayed are held in memory.
+    """
+    stayed = label_outcomes(transactions, cutoffs, horizon_days=label_config.horizon_days, end=end)
+    return write_features(
+        transactions,
+        cutoffs,
+        feature_config,
+        path,
+        events=events,
+        horizon_days=label_config.horizon_days,
+        active_within_days=label_config.active_within_days,
+        then=lambda batch: _with_labels(batch, stayed),
+    )
+
+
+def _with_labels(features: pa.Table, stayed: pa.Table) -> pa.Table:
+    """``features`` (sorted by cutoff, customer) with ``churned``: 0 for the pairs in ``stayed``."""
+    flags = stayed.append_column("stayed", pa.array([True] * stayed.num_rows, pa.bool_()))
+    joined = features.join(flags, keys=["customer_id", "cutoff"], join_type="left outer")
     churned = pc.if_else(pc.is_null(joined["stayed"]), 1, 0).cast(pa.int64())
     table = joined.drop_columns(["stayed"]).append_column("churned", churned)
-    table = table.sort_by([("cutoff", "ascending"), ("customer_id", "ascending")])
+    return table.sort_by([("cutoff", "ascending"), ("customer_id", "ascending")])
+
+
+def log_churn_shares(table: pa.Table) -> None:
+    """Log each cutoff's population and churn share (``cutoff`` and ``churned`` columns)."""
     shares = table.group_by("cutoff").aggregate([("churned", "mean"), ("churned", "count")])
-    for row in shares.to_pylist():
+    for row in shares.sort_by("cutoff").to_pylist():
         log.info(
             "cutoff %s: %d customers, churn share %.3f",
             pd.Timestamp(row["cutoff"]).date(),
             row["churned_count"],
             row["churned_mean"],
         )
-    return table
