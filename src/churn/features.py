@@ -211,15 +211,15 @@ def build_features(
         time.perf_counter() - started,
     )
     params = fit_btyd(table, config) if config.btyd_enabled else {}
-    return finish_features(
-        table,
+    finish = _finisher(
+        transactions,
         config,
-        params=params,
+        params,
+        events=events,
         horizon_days=horizon_days,
         active_within_days=active_within_days,
-        has_category="category" in transactions.columns,
-        has_events=events is not None,
     )
+    return finish(table)
 
 
 def write_features(
@@ -252,17 +252,17 @@ def write_features(
         transactions, cutoffs, config, events=events, active_within_days=active_within_days
     )
     schema, batches = _sorted_batches(query)
+    finish_batch = _finisher(
+        transactions,
+        config,
+        params,
+        events=events,
+        horizon_days=horizon_days,
+        active_within_days=active_within_days,
+    )
 
     def finish(table: pa.Table) -> pa.Table:
-        done = finish_features(
-            table,
-            config,
-            params=params,
-            horizon_days=horizon_days,
-            active_within_days=active_within_days,
-            has_category="category" in transactions.columns,
-            has_events=events is not None,
-        )
+        done = finish_batch(table)
         return done if then is None else then(done)
 
     rows = 0
@@ -280,6 +280,33 @@ def write_features(
         time.perf_counter() - started,
     )
     return rows
+
+
+def _finisher(
+    transactions: ir.Table,
+    config: FeatureConfig,
+    params: Mapping[pd.Timestamp, btyd.BGNBDParams],
+    *,
+    events: ir.Table | None,
+    horizon_days: int,
+    active_within_days: int | None,
+) -> Callable[[pa.Table], pa.Table]:
+    """:func:`finish_features` for rows of this input's query, with the fitted ``params``."""
+    has_category = "category" in transactions.columns
+    has_events = events is not None
+
+    def finish(table: pa.Table) -> pa.Table:
+        return finish_features(
+            table,
+            config,
+            params=params,
+            horizon_days=horizon_days,
+            active_within_days=active_within_days,
+            has_category=has_category,
+            has_events=has_events,
+        )
+
+    return finish
 
 
 def btyd_summary(transactions: ir.Table, cutoffs: Sequence[pd.Timestamp | str]) -> ir.Table:
