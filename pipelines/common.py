@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,8 +21,6 @@ log = logging.getLogger(__name__)
 
 def run_main(run: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
     """Call ``run(cfg)``; on a known failure exit with its code and a one-line reason on stderr."""
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     try:
         return run(cfg)
     except ChurnError as err:

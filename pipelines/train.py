@@ -82,12 +82,11 @@ def run(cfg: DictConfig) -> TrainResult:
         plots = training.plot_outcome(
             outcome, table, out / "plots", shap_rows=int(cfg.train.shap_rows), seed=seed
         )
-    baseline_names = list(outcome.evaluation.baselines)
-    pre_decision = promotion.decide(
-        outcome.metrics, baselines=baseline_names, horizon_days=settings.horizon_days, policy=policy
+    vs_baselines = promotion.against_baselines(
+        outcome.metrics, baselines=list(outcome.evaluation.baselines), policy=policy
     )
     fingerprint = data.fingerprint(dataset.transactions)
-    manifest = _manifest(cfg, outcome, settings, fingerprint, end, pre_decision)
+    manifest = _manifest(cfg, outcome, settings, fingerprint, end, vs_baselines)
     with watch.stage("bundle"):
         saved = bundle.save(
             outcome.deployment.model,
@@ -98,11 +97,26 @@ def run(cfg: DictConfig) -> TrainResult:
     _write_json(out / "metrics.json", outcome.metrics)
 
     record: tracking.RunRecord | None = None
-    decision = pre_decision
+    decision = promotion.against_champion(
+        vs_baselines,
+        outcome.metrics,
+        horizon_days=settings.horizon_days,
+        policy=policy,
+        champion=None,
+    )
     if tracking_config.enabled:
         with watch.stage("tracking"):
             record = _track(
-                cfg, tracking_config, outcome, saved, plots, out, fingerprint, policy, settings
+                cfg,
+                tracking_config,
+                outcome,
+                saved,
+                plots,
+                out,
+                fingerprint,
+                policy,
+                settings,
+                vs_baselines,
             )
         if record is not None and record.decision is not None:
             decision = record.decision
@@ -175,6 +189,7 @@ def _track(
     fingerprint: dict[str, Any],
     policy: promotion.PromotionPolicy,
     settings: training.TrainSettings,
+    vs_baselines: promotion.Decision,
 ) -> tracking.RunRecord | None:
     """Log the run; on failure fail or warn as configured (the bundle is already written)."""
     deployed = outcome.deployment
@@ -197,17 +212,16 @@ def _track(
         },
     )
 
-    def decide(champion: promotion.Champion | None) -> promotion.Decision:
-        return promotion.decide(
+    try:
+        champion = tracking.fetch_champion(config) if config.log_model else None
+        decision = promotion.against_champion(
+            vs_baselines,
             outcome.metrics,
-            baselines=list(outcome.evaluation.baselines),
             horizon_days=settings.horizon_days,
             policy=policy,
             champion=champion,
         )
-
-    try:
-        return tracking.log_training_run(config, run, decide=decide)
+        return tracking.log_training_run(config, run, decision=decision)
     except TrackingError as err:
         if config.on_error == "fail":
             raise TrackingError(f"{err}; the bundle was written to {saved.path}") from err

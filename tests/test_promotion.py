@@ -7,7 +7,14 @@ import math
 import pytest
 
 from churn.errors import ConfigError
-from churn.promotion import Champion, Decision, PromotionPolicy, decide
+from churn.promotion import (
+    Champion,
+    Decision,
+    PromotionPolicy,
+    against_baselines,
+    against_champion,
+    decide,
+)
 
 POLICY = PromotionPolicy()  # roc_auc and brier, tolerance 0.005
 BASELINES = ("recency", "rfm_logistic")
@@ -183,3 +190,15 @@ def test_promotion_policy_from_mapping_rejects_bad_config(
 def test_promotion_policy_from_mapping_rejects_non_finite_tolerance(tolerance: float) -> None:
     with pytest.raises(ConfigError, match=r"tolerance"):
         PromotionPolicy.from_mapping({"tolerance": tolerance})
+
+
+def test_decide_is_the_baseline_check_then_the_champion_check() -> None:
+    metrics = _metrics()
+    vs_baselines = against_baselines(metrics, baselines=BASELINES, policy=POLICY)
+
+    combined = against_champion(
+        vs_baselines, metrics, horizon_days=H, policy=POLICY, champion=_champion()
+    )
+
+    assert "champion" not in " ".join(vs_baselines.reasons)
+    assert combined == _decide(metrics, champion=_champion())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -57,7 +58,22 @@ def test_log_training_run_unreachable_server_fails_fast() -> None:
     started = time.perf_counter()
 
     with pytest.raises(TrackingError, match=r"tracking at http://127\.0\.0\.1:\d+ failed"):
-        tracking.log_training_run(config, run, decide=lambda _: promotion.Decision(False))
+        tracking.log_training_run(config, run, decision=promotion.Decision(False))
 
     assert time.perf_counter() - started < 30
     assert TrackingError.exit_code == 4
+
+
+def test_fetch_champion_unreachable_server_raises_tracking_error() -> None:
+    config = tracking.TrackingConfig(
+        uri=f"http://127.0.0.1:{_closed_port()}", timeout_s=2, max_retries=0
+    )
+
+    with pytest.raises(TrackingError, match=r"tracking at http://127\.0\.0\.1:\d+ failed"):
+        tracking.fetch_champion(config)
+
+
+def test_fetch_champion_empty_registry_is_none(tmp_path: Path) -> None:
+    config = tracking.TrackingConfig(uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+
+    assert tracking.fetch_champion(config) is None

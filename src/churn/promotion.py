@@ -3,7 +3,8 @@
 A model is promoted when it beats every baseline on its test cutoff in each gate metric, and
 its test metrics are no worse than the current champion's recorded ones (within a tolerance)
 for the same horizon. Otherwise it stays ``challenger``. The decision is a pure function of the
-recorded metrics; :mod:`churn.tracking` applies it to the registry.
+recorded metrics and the current champion's record, which :mod:`churn.tracking` fetches;
+tracking then applies the decision to the registry.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def decide(
     policy: PromotionPolicy,
     champion: Champion | None = None,
 ) -> Decision:
-    """Apply the gate to the flat test metrics of a training run.
+    """Apply the whole gate to the flat test metrics of a training run.
 
     Args:
         metrics: ``test/<metric>`` for the model, ``test/<baseline>/<metric>`` for baselines.
@@ -94,6 +95,19 @@ def decide(
         policy: gate metrics and tolerance.
         champion: the current champion, None when there is none.
     """
+    return against_champion(
+        against_baselines(metrics, baselines=baselines, policy=policy),
+        metrics,
+        horizon_days=horizon_days,
+        policy=policy,
+        champion=champion,
+    )
+
+
+def against_baselines(
+    metrics: Mapping[str, float], *, baselines: Sequence[str], policy: PromotionPolicy
+) -> Decision:
+    """The first half of the gate: the model must beat every baseline in each gate metric."""
     reasons: list[str] = []
     promote = True
     for metric in policy.metrics:
@@ -105,6 +119,24 @@ def decide(
             reasons.append(
                 f"{metric} {new:.4f} {'beats' if ok else 'does not beat'} {baseline} {old:.4f}"
             )
+    return Decision(promote, reasons)
+
+
+def against_champion(
+    vs_baselines: Decision,
+    metrics: Mapping[str, float],
+    *,
+    horizon_days: int,
+    policy: PromotionPolicy,
+    champion: Champion | None,
+) -> Decision:
+    """The second half of the gate, on top of :func:`against_baselines`'s decision.
+
+    The model must be no worse than the current champion's recorded test metrics (within the
+    tolerance), for the same horizon; with no champion only the baselines decide.
+    """
+    reasons = list(vs_baselines.reasons)
+    promote = vs_baselines.promote
     if champion is None:
         reasons.append("no current champion")
     elif champion.horizon_days != horizon_days:

@@ -1,9 +1,15 @@
-"""MLflow tracking and registry (DESIGN.md section 7); the only module that imports mlflow.
+"""MLflow tracking and registry (docs/architecture.md); the only module that imports mlflow.
 
 One run per training: the flattened config as params, the config YAML, the data fingerprint,
 metrics, plots, the bundle folder and the deployed model (scikit-learn flavour, skops format,
 with signature and an input example holding no customer id), registered with the alias
-``challenger`` and moved to ``champion`` when :mod:`churn.promotion` says so.
+``challenger`` and moved to ``champion`` when the caller's :class:`~churn.promotion.Decision`
+says so. The caller decides once, from the run's metrics and the record
+:func:`fetch_champion` returns; tracking never calls back into the gate.
+
+Every MLflow setting lives here: telemetry off, its log level, HTTP retries and timeouts, the
+store's URI. mlflow is imported inside the functions that use it, so importing this module has
+no side effects.
 
 Everything is logged after the bundle is written, so an unreachable tracking server loses
 nothing: :func:`log_training_run` raises :class:`~churn.errors.TrackingError` and the caller
@@ -18,7 +24,7 @@ import logging
 import math
 import os
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -136,7 +142,13 @@ def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def _configure(config: TrackingConfig) -> None:
-    """Point MLflow at the configured store and bound its HTTP retries and timeouts."""
+    """Point MLflow at the configured store and bound its HTTP retries and timeouts.
+
+    Telemetry (it cannot reach its host from closed networks) and MLflow's INFO chatter are off
+    unless the environment says otherwise.
+    """
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     import mlflow
 
     os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = str(config.max_retries)
@@ -182,26 +194,32 @@ def current_champion(config: TrackingConfig) -> Champion | None:
     return Champion(str(version.version), metrics, horizon)
 
 
-def log_training_run(
-    config: TrackingConfig,
-    run: TrainingRun,
-    *,
-    decide: Callable[[Champion | None], Decision],
-) -> RunRecord:
-    """Log one training run and register its model; ``decide`` gates the champion alias.
+def fetch_champion(config: TrackingConfig) -> Champion | None:
+    """:func:`current_champion`, with the store's failures as :class:`TrackingError`.
+
+    Raises:
+        TrackingError: the tracking store is unreachable or refused the read.
+    """
+    try:
+        _configure(config)
+        return current_champion(config)
+    except _tracking_errors() as err:
+        raise _failure(config, err) from err
+
+
+def log_training_run(config: TrackingConfig, run: TrainingRun, *, decision: Decision) -> RunRecord:
+    """Log one training run and register its model; ``decision`` gates the champion alias.
 
     Raises:
         TrackingError: the tracking store is unreachable or refused a write.
     """
     try:
-        return _log(config, run, decide)
+        return _log(config, run, decision)
     except _tracking_errors() as err:
         raise _failure(config, err) from err
 
 
-def _log(
-    config: TrackingConfig, run: TrainingRun, decide: Callable[[Champion | None], Decision]
-) -> RunRecord:
+def _log(config: TrackingConfig, run: TrainingRun, decision: Decision) -> RunRecord:
     import mlflow
     from mlflow import MlflowClient
     from mlflow.models import infer_signature
@@ -232,8 +250,6 @@ def _log(
         record = RunRecord(run_id, experiment.experiment_id, config.uri)
         if not config.log_model:
             return record
-        champion = current_champion(config)
-        decision = decide(champion)
         example = run.input_example
         with warnings.catch_warnings():
             # the hint that integer columns cannot hold missing values: counts never miss
