@@ -8,13 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-import pyarrow as pa
 from omegaconf import DictConfig, OmegaConf
 
-from churn import data, engine, labels, synthetic
+from churn import data, labels, synthetic, training_table
 from churn.errors import ChurnError
-from churn.features import FeatureConfig
 
 log = logging.getLogger(__name__)
 
@@ -77,57 +74,13 @@ def load_data(data_cfg: DictConfig, *, seed: int, output_dir: str | Path) -> dat
     return dataset
 
 
-def labelled_table(
-    cfg: DictConfig,
-    dataset: data.Dataset,
-    label_config: labels.LabelConfig,
-    feature_config: FeatureConfig,
-) -> tuple[pa.Table, pd.Timestamp, list[pd.Timestamp]]:
-    """The labelled training table of every cutoff on ``cfg.engine``, the data end and cutoffs."""
-    tables, end, cutoffs = _schedule(cfg, dataset, label_config)
-    table = labels.training_table(
-        tables.transactions, cutoffs, feature_config, label_config, end=end, events=tables.events
-    )
-    return table, end, cutoffs
-
-
-def write_labelled_table(
-    cfg: DictConfig,
-    dataset: data.Dataset,
-    label_config: labels.LabelConfig,
-    feature_config: FeatureConfig,
-    path: Path,
-) -> tuple[int, list[pd.Timestamp]]:
-    """:func:`labelled_table` written to ``path`` in batches; its row count and cutoffs."""
-    tables, end, cutoffs = _schedule(cfg, dataset, label_config)
-    rows = labels.write_training_table(
-        tables.transactions,
-        cutoffs,
-        feature_config,
-        label_config,
-        path,
-        end=end,
-        events=tables.events,
-    )
-    return rows, cutoffs
-
-
-def _schedule(
+def schedule(
     cfg: DictConfig, dataset: data.Dataset, label_config: labels.LabelConfig
-) -> tuple[engine.Tables, pd.Timestamp, list[pd.Timestamp]]:
+) -> training_table.Schedule:
     """The input on ``cfg.engine``, its data end and the labelled cutoffs."""
-    con = engine.connect(OmegaConf.to_container(cfg.engine, resolve=True))  # type: ignore[arg-type]
-    tables = engine.register(
-        con, dataset.transactions, customers=dataset.customers, events=dataset.events
+    return training_table.schedule(
+        dataset,
+        label_config,
+        engine_config=OmegaConf.to_container(cfg.engine, resolve=True),  # type: ignore[arg-type]
+        end_date=cfg.data.get("end_date"),
     )
-    end = labels.data_end(tables.transactions, end_date=cfg.data.get("end_date"))
-    cutoffs = labels.cutoff_schedule(end, label_config)
-    log.info(
-        "data end %s; %d cutoffs %s .. %s; horizon %d days",
-        end.date(),
-        len(cutoffs),
-        cutoffs[-1].date(),
-        cutoffs[0].date(),
-        label_config.horizon_days,
-    )
-    return tables, end, cutoffs

@@ -20,14 +20,14 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from churn import bundle, data, labels, promotion, synthetic, tracking, training
+from churn import bundle, data, labels, promotion, synthetic, tracking, training, training_table
 from churn.calibration import validate_method
 from churn.errors import TrackingError
 from churn.features import FeatureConfig
 from churn.files import atomic_file
 from churn.model import ModelConfig
 from churn.timing import Stopwatch
-from pipelines.common import labelled_table, load_data, run_main
+from pipelines.common import load_data, run_main, schedule
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +72,9 @@ def run(cfg: DictConfig) -> TrainResult:
     with watch.stage("load"):
         dataset = load_data(cfg.data, seed=seed, output_dir=out)
     with watch.stage("training_table"):
-        labelled, end, _ = labelled_table(cfg, dataset, label_config, feature_config)
-        table = labelled.to_pandas()
+        planned = schedule(cfg, dataset, label_config)
+        end = planned.end
+        table = training_table.build_for(planned, feature_config, label_config).to_pandas()
     references = _oracle(cfg, label_config.horizon_days) if cfg.train.oracle else {}
     outcome = training.train(
         table, model_config, settings, end=end, seed=seed, references=references, stopwatch=watch

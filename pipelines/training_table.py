@@ -13,12 +13,11 @@ from pathlib import Path
 
 import hydra
 import pandas as pd
-import pyarrow.parquet as pq
 from omegaconf import DictConfig, OmegaConf
 
-from churn import labels
+from churn import labels, training_table
 from churn.features import FeatureConfig
-from pipelines.common import load_data, run_main, write_labelled_table
+from pipelines.common import load_data, run_main, schedule
 
 log = logging.getLogger(__name__)
 
@@ -42,19 +41,11 @@ def run(cfg: DictConfig) -> TrainingTableResult:
     feature_config = FeatureConfig.from_mapping(OmegaConf.to_container(cfg.features))  # type: ignore[arg-type]
     path = out / "training_table.parquet"
     # written in batches: the table is never held in memory whole
-    rows, cutoffs = write_labelled_table(cfg, dataset, label_config, feature_config, path)
-    labelled = pq.read_table(path, columns=["cutoff", "churned"])
-    labels.log_churn_shares(labelled)
-    churned = labelled["churned"].to_numpy()
-    share = float(churned.mean()) if len(churned) else float("nan")
-    log.info(
-        "wrote %s: %d rows, %d columns, churn share %.3f, in %.1f s",
-        path,
-        rows,
-        len(pq.read_schema(path)),
-        share,
-        time.perf_counter() - started,
-    )
+    planned = schedule(cfg, dataset, label_config)
+    rows = training_table.write_for(planned, feature_config, label_config, path)
+    cutoffs = planned.cutoffs
+    share = training_table.churn_share(path)
+    log.info("wrote %s: %d rows, in %.1f s", path, rows, time.perf_counter() - started)
     return TrainingTableResult(path, rows, cutoffs, share)
 
 

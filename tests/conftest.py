@@ -57,7 +57,7 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="session")
 def small_training_table(small_demo_dir: Path) -> pd.DataFrame:
     """The labelled table of the small demo folder (default label and feature configs)."""
-    from churn import engine, labels
+    from churn import engine, labels, training_table
     from churn.features import FeatureConfig
 
     con = engine.connect({"name": "duckdb"})
@@ -65,7 +65,7 @@ def small_training_table(small_demo_dir: Path) -> pd.DataFrame:
     events = con.read_parquet(small_demo_dir / "events.parquet")
     end = labels.data_end(tx)
     label_config = labels.LabelConfig()
-    table = labels.training_table(
+    table = training_table.build(
         tx,
         labels.cutoff_schedule(end, label_config),
         FeatureConfig(),

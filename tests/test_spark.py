@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from churn import engine, labels
+from churn import engine, labels, training_table
 from churn.features import FeatureConfig
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
@@ -86,13 +86,13 @@ def test_training_table_on_spark_equals_duckdb(
         tables = _tables(con, small_demo_dir)
         end = labels.data_end(tables.transactions)
         cutoffs = labels.cutoff_schedule(end, label_config)
-        table = labels.training_table(
+        table = training_table.build(
             tables.transactions, cutoffs, config, label_config, end=end, events=tables.events
         )
         results.append(table.to_pandas())
         if con is spark:  # the batched writer (BG/NBD from its own summary query) on Spark
             path = tmp_path / "spark.parquet"
-            labels.write_training_table(
+            training_table.write(
                 tables.transactions,
                 cutoffs,
                 config,

@@ -1,4 +1,4 @@
-"""Point-in-time cutoffs, population and churn labels (DESIGN.md section 3).
+"""Point-in-time cutoffs, population and churn labels (docs/architecture.md, point in time).
 
 A cutoff ``c`` splits time: features use rows with ``timestamp < c``; the label window is
 ``[c, c + H)``. A customer *churned* at ``c`` when they made no purchase (a row with a positive
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,10 +18,8 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from churn.errors import ConfigError, DataError, check_keys
-from churn.features import FeatureConfig, build_features, write_features
 
 log = logging.getLogger(__name__)
 
@@ -110,80 +107,3 @@ def label_outcomes(
         & (purchases.timestamp < cut.cutoff + ibis.interval(days=horizon_days)),
     )
     return joined.select("customer_id", "cutoff").distinct().to_pyarrow()
-
-
-def training_table(
-    transactions: ir.Table,
-    cutoffs: Sequence[pd.Timestamp],
-    feature_config: FeatureConfig,
-    label_config: LabelConfig,
-    *,
-    end: pd.Timestamp,
-    events: ir.Table | None = None,
-) -> pa.Table:
-    """Features of the population at each cutoff with the churn label ``churned`` (0/1).
-
-    Rows are sorted by cutoff then customer_id; ``churned`` is 1 when the customer made no
-    purchase in ``[c, c + H)``.
-    """
-    stayed = label_outcomes(transactions, cutoffs, horizon_days=label_config.horizon_days, end=end)
-    features = build_features(
-        transactions,
-        cutoffs,
-        feature_config,
-        events=events,
-        horizon_days=label_config.horizon_days,
-        active_within_days=label_config.active_within_days,
-    )
-    table = _with_labels(features, stayed)
-    log_churn_shares(table)
-    return table
-
-
-def write_training_table(
-    transactions: ir.Table,
-    cutoffs: Sequence[pd.Timestamp],
-    feature_config: FeatureConfig,
-    label_config: LabelConfig,
-    path: str | os.PathLike[str],
-    *,
-    end: pd.Timestamp,
-    events: ir.Table | None = None,
-) -> int:
-    """:func:`training_table` written to one Parquet file out of core; returns the row count.
-
-    The features come in batches (:func:`churn.features.write_features`), each labelled and
-    written at once; only the (customer, cutoff) pairs who stayed are held in memory.
-    """
-    stayed = label_outcomes(transactions, cutoffs, horizon_days=label_config.horizon_days, end=end)
-    return write_features(
-        transactions,
-        cutoffs,
-        feature_config,
-        path,
-        events=events,
-        horizon_days=label_config.horizon_days,
-        active_within_days=label_config.active_within_days,
-        then=lambda batch: _with_labels(batch, stayed),
-    )
-
-
-def _with_labels(features: pa.Table, stayed: pa.Table) -> pa.Table:
-    """``features`` (sorted by cutoff, customer) with ``churned``: 0 for the pairs in ``stayed``."""
-    flags = stayed.append_column("stayed", pa.array([True] * stayed.num_rows, pa.bool_()))
-    joined = features.join(flags, keys=["customer_id", "cutoff"], join_type="left outer")
-    churned = pc.if_else(pc.is_null(joined["stayed"]), 1, 0).cast(pa.int64())
-    table = joined.drop_columns(["stayed"]).append_column("churned", churned)
-    return table.sort_by([("cutoff", "ascending"), ("customer_id", "ascending")])
-
-
-def log_churn_shares(table: pa.Table) -> None:
-    """Log each cutoff's population and churn share (``cutoff`` and ``churned`` columns)."""
-    shares = table.group_by("cutoff").aggregate([("churned", "mean"), ("churned", "count")])
-    for row in shares.sort_by("cutoff").to_pylist():
-        log.info(
-            "cutoff %s: %d customers, churn share %.3f",
-            pd.Timestamp(row["cutoff"]).date(),
-            row["churned_count"],
-            row["churned_mean"],
-        )
