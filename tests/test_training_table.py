@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from churn import features, labels, synthetic, training_table
+from churn import labels, synthetic, training_table
 from churn.features import FeatureConfig
 from tests.test_labels import CONFIG, C, H, _tx
 
@@ -79,7 +79,7 @@ def test_write_training_table_equals_the_in_memory_table(
     world: synthetic.WorldParams, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Written in batches (here of 700 rows), labelled batch by batch: the same table."""
-    monkeypatch.setattr(features, "RESULT_BATCH_ROWS", 700)
+    monkeypatch.setattr("churn.features.build.RESULT_BATCH_ROWS", 700)
     demo = synthetic.generate(world, n_customers=2_000, seed=5)
     con = ibis.duckdb.connect()
     tx = con.create_table("tx", demo.transactions)
