@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from pipelines import score, train
 
 from churn import scoring
 from churn.errors import BundleError, ConfigError, DataError, DriftError
+from pipelines import score, train
 from tests.conftest import compose_config, run_pipeline
 
 FAST_TRAIN = [

@@ -21,10 +21,10 @@ import mlflow
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
-from pipelines import score, train
 
 from churn import bundle
 from churn.errors import TrackingError
+from pipelines import score, train
 from tests.conftest import compose_config
 
 FAST = ["model.n_jobs=1", "train.shap_rows=100", "engine.threads=1", "promotion.metrics=[brier]"]

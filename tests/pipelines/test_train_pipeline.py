@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 from mlflow.models import Model
-from pipelines import train
 
 from churn import bundle, tracking
 from churn.errors import InsufficientHistoryError, TrackingError
+from pipelines import train
 from tests.conftest import compose_config, run_pipeline
 
 # Small and quick: n_jobs=1 as LightGBM stalls with all cores on a busy machine.

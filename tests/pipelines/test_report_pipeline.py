@@ -12,9 +12,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
-from pipelines import report, score, train
 
 from churn import reports
+from pipelines import report, score, train
 from tests.conftest import compose_config
 
 FAST_TRAIN = [

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from pipelines import generate, training_table, validate
 
+from pipelines import generate, training_table, validate
 from tests.conftest import compose_config, run_pipeline
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _cli(module: str, *overrides: str, cwd: Path) -> subprocess.CompletedProcess[str]:
