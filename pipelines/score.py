@@ -1,4 +1,4 @@
-"""Score customers: ``python -m pipelines.score`` (DESIGN.md section 6), built for schedulers.
+"""Score customers: ``python -m pipelines.score`` (docs/scoring-and-offers.md), for schedulers.
 
 Loads the bundle (``model_dir``, or the MLflow registry alias) and verifies its checksum, loads
 and validates the data, builds the features at the as-of date with the bundle's own feature
@@ -117,7 +117,7 @@ def run(cfg: DictConfig) -> ScoreResult:
     with watch.stage("population"):
         people = _population(cfg, dataset, as_of, buyers, offer_config.cooldown_days)
 
-    settings = scoring.ScoreSettings(
+    settings = scoring.ScoreConfig(
         as_of=as_of,
         horizon_days=label_config.horizon_days,
         active_within_days=label_config.active_within_days,
@@ -234,7 +234,7 @@ def _score_on_spark(
     lazy: Any,
     finish: spark_scoring.Finish,
     loaded: bundle.Bundle,
-    settings: scoring.ScoreSettings,
+    settings: scoring.ScoreConfig,
     options: _Options,
     people: _Population,
 ) -> tuple[scoring.ScoringOutcome, Callable[[Path], None]]:
@@ -322,10 +322,10 @@ def _run_manifest(
 class _Options:
     tiers: scoring.TierConfig
     offers: offers.OfferConfig
-    thresholds: monitoring.DriftThresholds
+    thresholds: monitoring.DriftConfig
     batch_size: int
     targets: list[str]
-    database: database.DatabaseTarget
+    database: database.DatabaseConfig
     distributed: bool
 
 
@@ -333,7 +333,7 @@ def _options(cfg: DictConfig) -> _Options:
     """Validate every scoring option before any work starts (exit 2 on a bad one)."""
     tiers = scoring.TierConfig.from_mapping(_container(cfg.tiers))
     offer_config = offers.OfferConfig.from_mapping(_container(cfg.offers), tiers=tiers.names)
-    thresholds = monitoring.DriftThresholds.from_mapping(
+    thresholds = monitoring.DriftConfig.from_mapping(
         {"warn": cfg.drift.warn, "flag": cfg.drift.flag}
     )
     if cfg.score.reasons_for not in ("at_risk", "all", "none"):
@@ -346,7 +346,7 @@ def _options(cfg: DictConfig) -> _Options:
     batch_size = int(cfg.score.batch_size)
     if batch_size < 1:
         raise ConfigError(f"score.batch_size: expected >= 1; got {batch_size}")
-    target = database.DatabaseTarget.from_mapping(_container(cfg.export.postgres))
+    target = database.DatabaseConfig.from_mapping(_container(cfg.export.postgres))
     distributed = bool(cfg.score.distributed)
     if distributed and cfg.engine.name != "spark":
         raise ConfigError(

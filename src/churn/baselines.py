@@ -1,4 +1,4 @@
-"""Simple churn scorers that every model is compared with, on the same rows (DESIGN.md section 5).
+"""Simple churn scorers that every model is compared with, on the same rows (docs/training.md).
 
 * ``recency``: days since the last purchase, mapped to a probability by an increasing isotonic
   regression fitted on the training rows: the rule of thumb "long silent, likely gone".

@@ -1,4 +1,4 @@
-"""Model bundles: ``models/<name>/model.joblib`` + ``manifest.json`` (DESIGN.md section 7).
+"""Model bundles: ``models/<name>/model.joblib`` + ``manifest.json`` (docs/training.md).
 
 The manifest describes the model well enough to score without a tracking server: features and
 dtypes, cutoffs and training window, horizon, evaluation metrics, the resolved config, the sha256

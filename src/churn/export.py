@@ -1,4 +1,4 @@
-"""Exports a retention team opens: ``exports/<as_of>/`` (DESIGN.md section 6).
+"""Exports a retention team opens: ``exports/<as_of>/`` (docs/scoring-and-offers.md).
 
 The folder holds ``scores.parquet`` (every customer, once, with a status), ``at_risk.csv`` and
 ``at_risk.parquet`` (the at-risk list, sorted by expected net benefit), ``rejects.csv``

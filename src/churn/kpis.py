@@ -1,6 +1,6 @@
 """Retention KPIs for reports: customer base flow, churn, retention, orders, NPS and cohorts.
 
-Definitions follow RETENTION.md ("The KPIs"). A *purchase* is a transaction with a positive
+Definitions are in docs/report.md. A *purchase* is a transaction with a positive
 amount; refunds never count as activity. Periods are calendar months (``"M"``), quarters
 (``"Q"``) or years (``"Y"``, alias ``"A"``).
 

@@ -1,4 +1,4 @@
-"""Reasons behind a churn score, in plain words (DESIGN.md section 6).
+"""Reasons behind a churn score, in plain words (docs/scoring-and-offers.md).
 
 The reasons of a customer are the features with the largest positive SHAP contributions to
 their score (LightGBM's own ``pred_contrib``: the log-odds a feature adds), written as phrases a

@@ -1,4 +1,4 @@
-"""The training recipe end to end: evaluate honestly, then refit for deployment (DESIGN.md 3, 5).
+"""The training recipe end to end: evaluate honestly, then refit for deployment (docs/training.md).
 
 :func:`train` takes the labelled training table and
 
@@ -35,7 +35,7 @@ ReferenceScorer = Callable[[pd.DataFrame], np.ndarray]
 
 
 @dataclass(frozen=True)
-class TrainSettings:
+class TrainConfig:
     """What the recipe needs beyond the model config."""
 
     horizon_days: int
@@ -104,7 +104,7 @@ def fit_recipe(
     roles: model.CutoffRoles,
     features: Sequence[str],
     config: model.ModelConfig,
-    settings: TrainSettings,
+    settings: TrainConfig,
     *,
     params: Mapping[str, Any],
     seed: int,
@@ -185,7 +185,7 @@ def score_splits(
 
 
 def metrics_by_split(
-    predictions: pd.DataFrame, scorers: Sequence[str], settings: TrainSettings
+    predictions: pd.DataFrame, scorers: Sequence[str], settings: TrainConfig
 ) -> dict[str, float]:
     """``<split>/<metric>`` for the model, ``<split>/<scorer>/<metric>`` for the others."""
     metrics: dict[str, float] = {}
@@ -212,7 +212,7 @@ def metrics_by_split(
 def train(
     frame: pd.DataFrame,
     config: model.ModelConfig,
-    settings: TrainSettings,
+    settings: TrainConfig,
     *,
     end: pd.Timestamp,
     seed: int,

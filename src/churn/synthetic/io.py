@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from churn.files import atomic_directory
-from churn.synthetic.world import DemoData, WorldParams
+from churn.synthetic.world import DemoData, WorldConfig
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ WORLD_FILE = "world.json"
 
 
 def save(data: DemoData, output_dir: str | os.PathLike[str], *, seed: int) -> Path:
-    """Write the demo data folder atomically (DESIGN.md section 10).
+    """Write the demo data folder atomically (docs/demo-world.md).
 
     Layout: ``transactions.parquet``, ``customers.parquet``, ``events.parquet``,
     ``ground_truth.parquet``, ``world.json`` (parameters, seed, summary) and
@@ -48,7 +48,7 @@ def save(data: DemoData, output_dir: str | os.PathLike[str], *, seed: int) -> Pa
     return Path(output_dir)
 
 
-def load_truth(output_dir: str | os.PathLike[str]) -> tuple[pd.DataFrame, WorldParams]:
+def load_truth(output_dir: str | os.PathLike[str]) -> tuple[pd.DataFrame, WorldConfig]:
     """Read the ground truth and world parameters of a demo data folder written by :func:`save`."""
     folder = Path(output_dir)
     world_file = folder / WORLD_FILE
@@ -59,4 +59,4 @@ def load_truth(output_dir: str | os.PathLike[str]) -> tuple[pd.DataFrame, WorldP
         )
     world = json.loads(world_file.read_text(encoding="utf-8"))
     truth = pq.read_table(folder / "ground_truth.parquet").to_pandas()
-    return truth, WorldParams.from_mapping(world["params"])
+    return truth, WorldConfig.from_mapping(world["params"])
