@@ -488,7 +488,7 @@ def check() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "demo"
         synthetic.save(
-            synthetic.generate(synthetic.WorldParams(), n_customers=3000, seed=0), folder, seed=0
+            synthetic.generate(synthetic.WorldConfig(), n_customers=3000, seed=0), folder, seed=0
         )
         cuts = cutoffs(3)
         engine = run_engine(folder, cuts, btyd=False).to_pandas()

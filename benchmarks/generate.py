@@ -25,7 +25,7 @@ def child(customers: int) -> None:
     """One measured run; prints a JSON line."""
     from churn import synthetic
 
-    params = synthetic.WorldParams()
+    params = synthetic.WorldConfig()
     started = time.perf_counter()
     demo = synthetic.generate(params, n_customers=customers, seed=0)
     simulated = time.perf_counter() - started

@@ -39,7 +39,7 @@ def ensure_demo_data(data_cfg: DictConfig, *, seed: int) -> None:
 def write_demo(generate_cfg: DictConfig, *, seed: int) -> synthetic.DemoData:
     """Simulate the demo world of ``generate_cfg`` and write it to its output folder."""
     world = OmegaConf.to_container(generate_cfg.world, resolve=True)
-    params = synthetic.WorldParams.from_mapping(world)  # type: ignore[arg-type]
+    params = synthetic.WorldConfig.from_mapping(world)  # type: ignore[arg-type]
     demo = synthetic.generate(params, n_customers=int(generate_cfg.n_customers), seed=seed)
     synthetic.save(demo, generate_cfg.output_dir, seed=seed)
     log.info("wrote demo data to %s: %s", generate_cfg.output_dir, demo.summary())

@@ -1,4 +1,4 @@
-"""Train the churn model: ``python -m pipelines.train`` (DESIGN.md sections 3, 5 and 7).
+"""Train the churn model: ``python -m pipelines.train`` (docs/training.md).
 
 Builds the labelled table over every cutoff, evaluates the recipe on the latest labelled cutoff
 against the baselines (and, on demo data, the oracle), refits it up to the data end, writes the
@@ -56,8 +56,8 @@ def run(cfg: DictConfig) -> TrainResult:
     feature_config = FeatureConfig.from_mapping(_container(cfg.features))
     model_config = ModelConfig.from_mapping(_container(cfg.model))
     tracking_config = tracking.TrackingConfig.from_mapping(_container(cfg.tracking))
-    policy = promotion.PromotionPolicy.from_mapping(_container(cfg.promotion))
-    settings = training.TrainSettings(
+    policy = promotion.PromotionConfig.from_mapping(_container(cfg.promotion))
+    settings = training.TrainConfig(
         horizon_days=label_config.horizon_days,
         step_days=label_config.step_days,
         calibration_method=validate_method(str(cfg.calibration.method)),
@@ -154,7 +154,7 @@ def _oracle(cfg: DictConfig, horizon_days: int) -> dict[str, Callable[[pd.DataFr
 def _manifest(
     cfg: DictConfig,
     outcome: training.TrainingOutcome,
-    settings: training.TrainSettings,
+    settings: training.TrainConfig,
     fingerprint: dict[str, Any],
     end: pd.Timestamp,
     decision: promotion.Decision,
@@ -188,8 +188,8 @@ def _track(
     plots: dict[str, Path],
     out: Path,
     fingerprint: dict[str, Any],
-    policy: promotion.PromotionPolicy,
-    settings: training.TrainSettings,
+    policy: promotion.PromotionConfig,
+    settings: training.TrainConfig,
     vs_baselines: promotion.Decision,
 ) -> tracking.RunRecord | None:
     """Log the run; on failure fail or warn as configured (the bundle is already written)."""

@@ -27,20 +27,20 @@ def compose_config(config_name: str, overrides: list[str] | None = None) -> Dict
 
 
 @pytest.fixture(scope="session")
-def world() -> synthetic.WorldParams:
+def world() -> synthetic.WorldConfig:
     """The demo world's reference parameters, as configured."""
     cfg = compose_config("generate")
-    return synthetic.WorldParams.from_mapping(dict(cfg.generate.world))
+    return synthetic.WorldConfig.from_mapping(dict(cfg.generate.world))
 
 
 @pytest.fixture(scope="session")
-def demo(world: synthetic.WorldParams) -> synthetic.DemoData:
+def demo(world: synthetic.WorldConfig) -> synthetic.DemoData:
     """The default-size demo world (20k customers, about 0.5 s), seed 0."""
     return synthetic.generate(world, n_customers=20_000, seed=0)
 
 
 @pytest.fixture(scope="session")
-def small_demo_dir(tmp_path_factory: pytest.TempPathFactory, world: synthetic.WorldParams) -> Path:
+def small_demo_dir(tmp_path_factory: pytest.TempPathFactory, world: synthetic.WorldConfig) -> Path:
     """A small demo data folder on disk (2k customers)."""
     out = tmp_path_factory.mktemp("demo") / "demo"
     synthetic.save(synthetic.generate(world, n_customers=2_000, seed=1), out, seed=1)

@@ -81,7 +81,7 @@ def test_data_demo_points_into_generate_folder() -> None:
 
 def test_world_demo_is_a_valid_world() -> None:
     cfg = compose_config("generate")
-    params = synthetic.WorldParams.from_mapping(OmegaConf.to_container(cfg.generate.world))  # type: ignore[arg-type]
+    params = synthetic.WorldConfig.from_mapping(OmegaConf.to_container(cfg.generate.world))  # type: ignore[arg-type]
     params.validate()
 
 
@@ -107,7 +107,7 @@ def test_train_config_builds_every_part() -> None:
     assert validate_method(cfg.calibration.method) == "isotonic"
     track = tracking.TrackingConfig.from_mapping(OmegaConf.to_container(cfg.tracking))  # type: ignore[arg-type]
     assert track.uri == "sqlite:///mlflow.db"
-    policy = promotion.PromotionPolicy.from_mapping(OmegaConf.to_container(cfg.promotion))  # type: ignore[arg-type]
+    policy = promotion.PromotionConfig.from_mapping(OmegaConf.to_container(cfg.promotion))  # type: ignore[arg-type]
     assert policy.metrics == ("roc_auc", "brier")
     assert cfg.model_dir == "models/churn"
 

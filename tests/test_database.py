@@ -14,10 +14,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from pipelines import score, train
 
 from churn import database
 from churn.errors import ConfigError, DataError, ExportError
+from pipelines import score, train
 from tests.conftest import compose_config
 
 URL = os.environ.get("CHURN_TEST_DATABASE_URL")
@@ -69,7 +69,7 @@ def test_write_at_risk_rerun_replaces_only_its_date(
     url: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CHURN_DATABASE_URL", url)
-    target = database.DatabaseTarget(table=_table(request))
+    target = database.DatabaseConfig(table=_table(request))
     earlier = pd.Timestamp("2025-12-01")
 
     assert database.write_at_risk(_at_risk(["x"], as_of=earlier), target, as_of=earlier) == 1
@@ -88,7 +88,7 @@ def test_write_at_risk_failure_keeps_the_previous_list(
     url: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CHURN_DATABASE_URL", url)
-    target = database.DatabaseTarget(table=_table(request))
+    target = database.DatabaseConfig(table=_table(request))
     database.write_at_risk(_at_risk(["a", "b"]), target, as_of=AS_OF)
     broken = _at_risk(["c", "d"]).astype({"offer_cost": object})
     broken.loc[1, "offer_cost"] = "not a number"  # the second row fails inside the transaction
@@ -107,7 +107,7 @@ def test_write_at_risk_logs_no_credentials(
 ) -> None:
     with_password = url.replace("postgres@", "postgres:s3cret-pass@")
     monkeypatch.setenv("CHURN_DATABASE_URL", with_password)
-    target = database.DatabaseTarget(table=_table(request))
+    target = database.DatabaseConfig(table=_table(request))
     with caplog.at_level(logging.INFO, logger="churn.database"):
         database.write_at_risk(_at_risk(["a"]), target, as_of=AS_OF)
     assert "127.0.0.1" in caplog.text
@@ -117,13 +117,13 @@ def test_write_at_risk_logs_no_credentials(
 def test_write_at_risk_unreachable_database(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHURN_DATABASE_URL", "postgresql+psycopg://u:secret@127.0.0.1:9/db")
     with pytest.raises(ExportError) as err:
-        database.write_at_risk(_at_risk(["a"]), database.DatabaseTarget(), as_of=AS_OF)
+        database.write_at_risk(_at_risk(["a"]), database.DatabaseConfig(), as_of=AS_OF)
     assert "secret" not in str(err.value)
     assert err.value.exit_code == 7
 
 
 def test_write_at_risk_rejects_bad_lists() -> None:
-    target = database.DatabaseTarget()
+    target = database.DatabaseConfig()
     with pytest.raises(DataError, match="duplicates"):
         database.write_at_risk(_at_risk(["a", "a"]), target, as_of=AS_OF)
     with pytest.raises(DataError, match="every row must have as_of"):
@@ -135,7 +135,7 @@ def test_write_at_risk_rejects_bad_lists() -> None:
 )
 def test_database_target_invalid(values: dict[str, str]) -> None:
     with pytest.raises(ConfigError):
-        database.DatabaseTarget.from_mapping(values)
+        database.DatabaseConfig.from_mapping(values)
 
 
 def test_score_exports_to_postgres(

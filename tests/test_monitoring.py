@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from churn import monitoring
-from churn.monitoring import DriftThresholds
+from churn.monitoring import DriftConfig
 
 EPS = monitoring.EPSILON
 
@@ -275,12 +275,12 @@ def test_psi_is_zero_on_own_sample_and_never_negative(then: list[float], now: li
 
 
 def test_drift_thresholds_from_mapping() -> None:
-    assert DriftThresholds.from_mapping({"warn": 0.2, "flag": 0.3}) == DriftThresholds(0.2, 0.3)
-    assert DriftThresholds.from_mapping({}) == DriftThresholds(warn=0.1, flag=0.25)
+    assert DriftConfig.from_mapping({"warn": 0.2, "flag": 0.3}) == DriftConfig(0.2, 0.3)
+    assert DriftConfig.from_mapping({}) == DriftConfig(warn=0.1, flag=0.25)
 
 
 def test_drift_thresholds_classify_at_boundaries() -> None:
-    thresholds = DriftThresholds(warn=0.1, flag=0.25)
+    thresholds = DriftConfig(warn=0.1, flag=0.25)
     assert [thresholds.classify(v) for v in (0.0, 0.0999, 0.1, 0.2499, 0.25, 3.0)] == [
         "ok",
         "ok",
@@ -304,14 +304,14 @@ def test_drift_thresholds_classify_at_boundaries() -> None:
 )
 def test_drift_thresholds_invalid_raises(values: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        DriftThresholds.from_mapping(values)
+        DriftConfig.from_mapping(values)
 
 
 def test_drift_report_statuses_and_order(caplog: pytest.LogCaptureFixture) -> None:
     then, now = _report_frames()
     references = monitoring.reference_distributions(then)
     with caplog.at_level(logging.WARNING, logger="churn.monitoring"):
-        report = monitoring.drift_report(references, now, thresholds=DriftThresholds())
+        report = monitoring.drift_report(references, now, thresholds=DriftConfig())
     assert list(report.columns) == monitoring.REPORT_COLUMNS
     assert report["column"].tolist() == ["jumped", "moved", "plan", "steady"]
     assert report["status"].tolist() == ["flag", "warn", "ok", "ok"]
@@ -328,7 +328,7 @@ def test_drift_report_statuses_and_order(caplog: pytest.LogCaptureFixture) -> No
 def test_drift_report_missing_shares() -> None:
     references = {"x": monitoring.reference_distribution([1.0, np.nan, 2.0, 3.0])}
     frame = pd.DataFrame({"x": [1.0, np.nan, np.nan, np.nan]})
-    report = monitoring.drift_report(references, frame, thresholds=DriftThresholds())
+    report = monitoring.drift_report(references, frame, thresholds=DriftConfig())
     assert report.loc[0, "missing_reference"] == 0.25
     assert report.loc[0, "missing_now"] == 0.75
     assert report.loc[0, "status"] == "flag"
@@ -339,7 +339,7 @@ def test_drift_report_missing_column_raises() -> None:
     references = monitoring.reference_distributions(then)
     with pytest.raises(ValueError, match=r"frame lacks reference columns \['jumped', 'plan'\]"):
         monitoring.drift_report(
-            references, now.drop(columns=["plan", "jumped"]), thresholds=DriftThresholds()
+            references, now.drop(columns=["plan", "jumped"]), thresholds=DriftConfig()
         )
 
 
@@ -348,9 +348,7 @@ def test_drift_report_bad_reference_names_column() -> None:
     with pytest.raises(
         ValueError, match="drift_report: column 'x': expected reference proportions"
     ):
-        monitoring.drift_report(
-            references, pd.DataFrame({"x": [1.0]}), thresholds=DriftThresholds()
-        )
+        monitoring.drift_report(references, pd.DataFrame({"x": [1.0]}), thresholds=DriftConfig())
 
 
 def test_drift_report_empty_inputs_raise() -> None:
@@ -359,15 +357,15 @@ def test_drift_report_empty_inputs_raise() -> None:
         monitoring.drift_report(
             references,
             pd.DataFrame({"x": pd.Series([], dtype=float)}),
-            thresholds=DriftThresholds(),
+            thresholds=DriftConfig(),
         )
     with pytest.raises(ValueError, match="expected at least one reference column; got none"):
-        monitoring.drift_report({}, pd.DataFrame({"x": [1.0]}), thresholds=DriftThresholds())
+        monitoring.drift_report({}, pd.DataFrame({"x": [1.0]}), thresholds=DriftConfig())
 
 
 def test_drift_report_thresholds_mapping_raises() -> None:
     references = {"x": monitoring.reference_distribution([1.0, 2.0])}
-    with pytest.raises(TypeError, match=r"expected thresholds as DriftThresholds.*got dict"):
+    with pytest.raises(TypeError, match=r"expected thresholds as DriftConfig.*got dict"):
         monitoring.drift_report(
             references,
             pd.DataFrame({"x": [1.0]}),
@@ -378,7 +376,7 @@ def test_drift_report_thresholds_mapping_raises() -> None:
 def test_summarise_drift_counts_and_lists() -> None:
     then, now = _report_frames()
     report = monitoring.drift_report(
-        monitoring.reference_distributions(then), now, thresholds=DriftThresholds()
+        monitoring.reference_distributions(then), now, thresholds=DriftConfig()
     )
     summary = monitoring.summarise_drift(report)
     _assert_plain_json(summary)

@@ -10,13 +10,13 @@ from churn.errors import ConfigError
 from churn.promotion import (
     Champion,
     Decision,
-    PromotionPolicy,
+    PromotionConfig,
     against_baselines,
     against_champion,
     decide,
 )
 
-POLICY = PromotionPolicy()  # roc_auc and brier, tolerance 0.005
+POLICY = PromotionConfig()  # roc_auc and brier, tolerance 0.005
 BASELINES = ("recency", "rfm_logistic")
 H = 90
 
@@ -159,13 +159,13 @@ def test_decide_nan_metric_never_promotes_with_champion(key: str) -> None:
 
 
 def test_promotion_policy_from_mapping_defaults() -> None:
-    assert PromotionPolicy.from_mapping({}) == PromotionPolicy(("roc_auc", "brier"), 0.005)
+    assert PromotionConfig.from_mapping({}) == PromotionConfig(("roc_auc", "brier"), 0.005)
 
 
 def test_promotion_policy_from_mapping_custom_values() -> None:
-    policy = PromotionPolicy.from_mapping({"metrics": ["pr_auc", "log_loss"], "tolerance": 0})
+    policy = PromotionConfig.from_mapping({"metrics": ["pr_auc", "log_loss"], "tolerance": 0})
 
-    assert policy == PromotionPolicy(("pr_auc", "log_loss"), 0.0)
+    assert policy == PromotionConfig(("pr_auc", "log_loss"), 0.0)
     assert isinstance(policy.tolerance, float)
 
 
@@ -183,13 +183,13 @@ def test_promotion_policy_from_mapping_rejects_bad_config(
     values: dict[str, object], message: str
 ) -> None:
     with pytest.raises(ConfigError, match=message):
-        PromotionPolicy.from_mapping(values)
+        PromotionConfig.from_mapping(values)
 
 
 @pytest.mark.parametrize("tolerance", [math.nan, math.inf])
 def test_promotion_policy_from_mapping_rejects_non_finite_tolerance(tolerance: float) -> None:
     with pytest.raises(ConfigError, match=r"tolerance"):
-        PromotionPolicy.from_mapping({"tolerance": tolerance})
+        PromotionConfig.from_mapping({"tolerance": tolerance})
 
 
 def test_decide_is_the_baseline_check_then_the_champion_check() -> None:

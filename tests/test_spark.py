@@ -117,10 +117,9 @@ def test_training_table_on_spark_equals_duckdb(
 def test_scoring_on_spark_equals_local_scoring(
     spark: ibis.BaseBackend, small_demo_dir: Path, tmp_path: Path
 ) -> None:
-    from pipelines import train
-
     from churn import bundle, monitoring, offers, scoring, spark_scoring
     from churn.features import build_features
+    from pipelines import train
     from tests.conftest import compose_config
 
     result = train.run(
@@ -154,10 +153,10 @@ def test_scoring_on_spark_equals_local_scoring(
         features.to_pandas(),
         loaded.model,
         loaded.manifest,
-        settings=scoring.ScoreSettings(as_of=as_of, horizon_days=90, active_within_days=365),
+        settings=scoring.ScoreConfig(as_of=as_of, horizon_days=90, active_within_days=365),
         tiers=tiers,
         offer_config=catalog,
-        thresholds=monitoring.DriftThresholds(),
+        thresholds=monitoring.DriftConfig(),
     )
 
     on_spark = spark_scoring.score_on_spark(
@@ -220,7 +219,6 @@ def test_score_pipeline_distributed_equals_local(
     spark: ibis.BaseBackend, small_demo_dir: Path, tmp_path: Path
 ) -> None:
     from pipelines import score, train
-
     from tests.conftest import compose_config
 
     common = [f"data.generate.output_dir={small_demo_dir}", f"model_dir={tmp_path}/models/churn"]

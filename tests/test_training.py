@@ -22,7 +22,7 @@ CONFIG = model.ModelConfig(
     n_estimators=300,
     early_stopping_rounds=20,
 )
-SETTINGS = training.TrainSettings(horizon_days=90, step_days=30)
+SETTINGS = training.TrainConfig(horizon_days=90, step_days=30)
 
 
 def _end(table: pd.DataFrame) -> pd.Timestamp:

@@ -59,7 +59,7 @@ def test_training_table_population_edges() -> None:
     assert set(_labels(rows, active_within_days=None)) == {"edge", "lapsed", "recent"}
 
 
-def test_training_table_on_demo_matches_oracle_share(world: synthetic.WorldParams) -> None:
+def test_training_table_on_demo_matches_oracle_share(world: synthetic.WorldConfig) -> None:
     """On demo data the label share agrees with the simulation's own truth."""
     demo = synthetic.generate(world, n_customers=3_000, seed=4)
     con = ibis.duckdb.connect()
@@ -76,7 +76,7 @@ def test_training_table_on_demo_matches_oracle_share(world: synthetic.WorldParam
 
 
 def test_write_training_table_equals_the_in_memory_table(
-    world: synthetic.WorldParams, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    world: synthetic.WorldConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Written in batches (here of 700 rows), labelled batch by batch: the same table."""
     monkeypatch.setattr("churn.features.build.RESULT_BATCH_ROWS", 700)

@@ -15,14 +15,14 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from churn.errors import ConfigError, DataError, ExportError, check_keys
+from churn.config import Config
+from churn.errors import ConfigError, DataError, ExportError
 
 log = logging.getLogger(__name__)
 
@@ -31,18 +31,18 @@ KEY = ("as_of", "customer_id")
 
 
 @dataclass(frozen=True)
-class DatabaseTarget:
+class DatabaseConfig(Config):
     """Where the at-risk list goes (``export.postgres``)."""
+
+    section: ClassVar[str] = "export.postgres"
 
     table: str = "churn_at_risk"
     schema: str | None = None
     url_env: str = "CHURN_DATABASE_URL"
 
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> DatabaseTarget:
-        """Build and validate (names must be plain SQL identifiers)."""
-        check_keys("export.postgres", values, {"table", "schema", "url_env"})
-        target = cls(**dict(values))
+    def validate(self) -> None:
+        """Raise ConfigError unless the names are plain SQL identifiers."""
+        target = self
         for name in ("table", "schema"):
             value = getattr(target, name)
             if value is not None and not _IDENTIFIER.fullmatch(value):
@@ -50,10 +50,9 @@ class DatabaseTarget:
                     f"export.postgres.{name}: expected a plain SQL name (letters, digits, _); "
                     f"got {value!r}"
                 )
-        return target
 
 
-def engine_url(target: DatabaseTarget) -> str:
+def engine_url(target: DatabaseConfig) -> str:
     """The SQLAlchemy URL: ``$<url_env>`` when set, else libpq's ``PG*`` variables decide."""
     url = os.environ.get(target.url_env)
     return url if url else "postgresql+psycopg://"
@@ -83,7 +82,7 @@ def _frame_for_sql(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{str(k): v for k, v in row.items()} for row in records]
 
 
-def write_at_risk(at_risk: pd.DataFrame, target: DatabaseTarget, *, as_of: pd.Timestamp) -> int:
+def write_at_risk(at_risk: pd.DataFrame, target: DatabaseConfig, *, as_of: pd.Timestamp) -> int:
     """Replace the as-of date's at-risk rows in the table, in one transaction.
 
     Returns:
@@ -125,7 +124,7 @@ def write_at_risk(at_risk: pd.DataFrame, target: DatabaseTarget, *, as_of: pd.Ti
     return stored
 
 
-def table_for(at_risk: pd.DataFrame, target: DatabaseTarget) -> Any:
+def table_for(at_risk: pd.DataFrame, target: DatabaseConfig) -> Any:
     """The SQLAlchemy table of the at-risk list (key: as_of, customer_id)."""
     import sqlalchemy as sa
 

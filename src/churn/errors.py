@@ -5,8 +5,6 @@ and a one-line reason as the last line of stderr, so a scheduler can act on the 
 reading a traceback. Any other exception is a bug and exits with code 1 and a traceback.
 """
 
-from collections.abc import Iterable
-
 
 class ChurnError(Exception):
     """A known failure: bad input, bad configuration, missing or tampered model, too little data."""
@@ -21,7 +19,7 @@ class ConfigError(ChurnError, ValueError):
 
 
 class DataError(ChurnError, ValueError):
-    """Input data that breaks the data contract (DESIGN.md section 2)."""
+    """Input data that breaks the data contract (docs/data-contract.md)."""
 
     exit_code = 3
 
@@ -52,11 +50,3 @@ class ExportError(ChurnError):
     """An export target (a database) refused the at-risk list; the files were written."""
 
     exit_code = 7
-
-
-def check_keys(where: str, given: Iterable[object], known: Iterable[str]) -> None:
-    """Raise ConfigError naming the keys of a config node that are not among ``known``."""
-    expected = sorted(known)
-    unknown = sorted(set(map(str, given)) - set(expected))
-    if unknown:
-        raise ConfigError(f"{where}: unknown keys {unknown}; expected some of {expected}")

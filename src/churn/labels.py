@@ -8,39 +8,32 @@ a purchase before ``c`` and, when ``active_within_days`` is set, one in ``[c - A
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import ClassVar
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
 
-from churn.errors import ConfigError, DataError, check_keys
+from churn.config import Config
+from churn.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class LabelConfig:
+class LabelConfig(Config):
     """Horizon, cutoff spacing and population rule (``conf/label``)."""
+
+    section: ClassVar[str] = "label"
 
     horizon_days: int = 90
     step_days: int = 30
     n_cutoffs: int = 12
     active_within_days: int | None = 365
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> LabelConfig:
-        """Build from the ``label`` config node."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        check_keys("label", values, known)
-        config = cls(**dict(values))
-        config.validate()
-        return config
 
     def validate(self) -> None:
         """Raise ConfigError when the schedule cannot work."""

@@ -1,4 +1,4 @@
-"""Cutoff roles, the LightGBM churn model with early stopping, optional tuning (DESIGN.md 3, 5).
+"""Cutoff roles, the LightGBM churn model with early stopping, optional tuning (docs/training.md).
 
 Roles for a target date ``A`` (the date the model will be applied at): the *calibration cutoff*
 is the latest labelled cutoff whose label window ends by ``A``; the *training cutoffs* come
@@ -30,7 +30,8 @@ from sklearn.metrics import log_loss
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
-from churn.errors import ConfigError, DataError, InsufficientHistoryError, check_keys
+from churn.config import check_keys
+from churn.errors import ConfigError, DataError, InsufficientHistoryError
 
 log = logging.getLogger(__name__)
 

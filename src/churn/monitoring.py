@@ -17,19 +17,19 @@ moderate shift, 0.25 and above a major one.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
-from typing import Any, TypeAlias
+from typing import Any, ClassVar, TypeAlias
 
 import numpy as np
 import pandas as pd
 
-from churn.errors import ConfigError, check_keys
+from churn.config import Config
+from churn.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,10 @@ SUM_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
-class DriftThresholds:
+class DriftConfig(Config):
     """PSI thresholds: ``warn`` <= psi < ``flag`` warns, psi >= ``flag`` flags a column."""
+
+    section: ClassVar[str] = "drift thresholds"
 
     warn: float = 0.1
     flag: float = 0.25
@@ -63,17 +65,6 @@ class DriftThresholds:
                 f"drift thresholds: expected 0 < warn <= flag; got warn={self.warn}, "
                 f"flag={self.flag}"
             )
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> DriftThresholds:
-        """Build from a config node with keys ``warn`` and ``flag``.
-
-        Raises:
-            ConfigError: on unknown keys or thresholds outside ``0 < warn <= flag``.
-        """
-        known = {f.name for f in dataclasses.fields(cls)}
-        check_keys("drift thresholds", values, known)
-        return cls(**dict(values))
 
     def classify(self, value: float) -> str:
         """The status of a PSI value: ``"ok"``, ``"warn"`` or ``"flag"``."""
@@ -170,7 +161,7 @@ def drift_report(
     references: Mapping[str, Mapping[str, Any]],
     frame: pd.DataFrame,
     *,
-    thresholds: DriftThresholds,
+    thresholds: DriftConfig,
 ) -> pd.DataFrame:
     """PSI and status of every reference column in ``frame``, largest drift first.
 
@@ -189,12 +180,12 @@ def drift_report(
     Raises:
         ValueError: when there are no references, ``frame`` lacks a reference column or has no
             rows, or a reference is malformed (the message names the column).
-        TypeError: when ``thresholds`` is not a :class:`DriftThresholds`.
+        TypeError: when ``thresholds`` is not a :class:`DriftConfig`.
     """
     where = "drift_report"
-    if not isinstance(thresholds, DriftThresholds):
+    if not isinstance(thresholds, DriftConfig):
         raise TypeError(
-            f"{where}: expected thresholds as DriftThresholds (see DriftThresholds.from_mapping); "
+            f"{where}: expected thresholds as DriftConfig (see DriftConfig.from_mapping); "
             f"got {type(thresholds).__name__}"
         )
     if not references:

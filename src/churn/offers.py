@@ -1,4 +1,4 @@
-"""Customer value and retention offers under a budget (DESIGN.md section 6, RETENTION.md).
+"""Customer value and retention offers under a budget (docs/scoring-and-offers.md).
 
 **Value** is the margin on a customer's expected spend over the horizon, from their past
 spend: ``margin x H x total spend / max(tenure, 30 days)``. ``value_at_risk = p x value``.
@@ -31,7 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from churn.errors import ConfigError, check_keys
+from churn.config import build, check_keys
+from churn.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +75,11 @@ class OfferConfig:
         """Build and validate from the ``offers`` node; ``tiers`` are the configured tier names."""
         values = dict(values)
         catalog_values = values.pop("catalog", None)
-        known = {f.name for f in dataclasses.fields(cls)} - {"catalog"}
-        check_keys("offers", values, known)
+        check_keys("offers", values, {f.name for f in dataclasses.fields(cls)} - {"catalog"})
         if not isinstance(catalog_values, Mapping) or not catalog_values:
             raise ConfigError(f"offers.catalog: expected named offers; got {catalog_values!r}")
         catalog = tuple(_offer(str(name), spec) for name, spec in catalog_values.items())
-        config = cls(catalog=catalog, **values)
+        config = build(cls, {**values, "catalog": catalog}, where="offers")
         config.validate(tiers)
         return config
 

@@ -1,4 +1,4 @@
-"""When a new model may become the registry's ``champion`` (DESIGN.md section 5).
+"""When a new model may become the registry's ``champion`` (docs/training.md).
 
 A model is promoted when it beats every baseline on its test cutoff in each gate metric, and
 its test metrics are no worse than the current champion's recorded ones (within a tolerance)
@@ -9,32 +9,28 @@ tracking then applies the decision to the registry.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from churn import evaluation
-from churn.errors import ConfigError, check_keys
+from churn.config import Config
+from churn.errors import ConfigError
 
 
 @dataclass(frozen=True)
-class PromotionPolicy:
+class PromotionConfig(Config):
     """Gate metrics and the tolerance against the champion (``promotion`` in conf/train.yaml)."""
+
+    section: ClassVar[str] = "promotion"
 
     metrics: tuple[str, ...] = ("roc_auc", "brier")
     tolerance: float = 0.005
 
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> PromotionPolicy:
-        """Build from the ``promotion`` config node."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        check_keys("promotion", values, known)
-        policy = cls(
-            metrics=tuple(values.get("metrics", cls.metrics)),
-            tolerance=float(values.get("tolerance", cls.tolerance)),
-        )
+    def validate(self) -> None:
+        """Raise ConfigError for an unknown metric, no metric or a negative tolerance."""
+        policy = self
         for metric in policy.metrics:
             if metric not in evaluation.METRIC_DIRECTIONS:
                 raise ConfigError(
@@ -46,7 +42,6 @@ class PromotionPolicy:
                 "promotion: expected at least one metric and a tolerance >= 0; got "
                 f"{list(policy.metrics)}, {policy.tolerance}"
             )
-        return policy
 
 
 @dataclass(frozen=True)
@@ -83,7 +78,7 @@ def decide(
     *,
     baselines: Sequence[str],
     horizon_days: int,
-    policy: PromotionPolicy,
+    policy: PromotionConfig,
     champion: Champion | None = None,
 ) -> Decision:
     """Apply the whole gate to the flat test metrics of a training run.
@@ -105,7 +100,7 @@ def decide(
 
 
 def against_baselines(
-    metrics: Mapping[str, float], *, baselines: Sequence[str], policy: PromotionPolicy
+    metrics: Mapping[str, float], *, baselines: Sequence[str], policy: PromotionConfig
 ) -> Decision:
     """The first half of the gate: the model must beat every baseline in each gate metric."""
     reasons: list[str] = []
@@ -127,7 +122,7 @@ def against_champion(
     metrics: Mapping[str, float],
     *,
     horizon_days: int,
-    policy: PromotionPolicy,
+    policy: PromotionConfig,
     champion: Champion | None,
 ) -> Decision:
     """The second half of the gate, on top of :func:`against_baselines`'s decision.

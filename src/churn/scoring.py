@@ -1,4 +1,4 @@
-"""Batch scoring at an as-of date: probability, risk tier, value, offer, reasons (DESIGN.md 6).
+"""Scoring at an as-of date: probability, tier, value, offer, reasons (docs/scoring-and-offers.md).
 
 :func:`score` takes the features of every buyer at the as-of date (the same
 :func:`churn.features.build_features` as training), the bundle's model and manifest, and returns
@@ -17,12 +17,11 @@ input is accounted for exactly once.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import logging
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -30,7 +29,8 @@ import pyarrow as pa
 
 from churn import model as model_lib
 from churn import monitoring, offers, reasons
-from churn.errors import BundleError, ConfigError, check_keys
+from churn.config import Config
+from churn.errors import BundleError, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -67,27 +67,15 @@ AT_RISK_COLUMNS = [
 
 
 @dataclass(frozen=True)
-class TierConfig:
+class TierConfig(Config):
     """Risk tiers (``conf/tiers``): ``edges`` are probabilities or population shares."""
+
+    section: ClassVar[str] = "tiers"
 
     method: str = "thresholds"
     edges: tuple[float, ...] = (0.0, 0.3, 0.6, 0.85, 1.0)
     names: tuple[str, ...] = ("low", "medium", "high", "very_high")
     at_risk: tuple[str, ...] = ("medium", "high", "very_high")
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> TierConfig:
-        """Build and validate from the ``tiers`` node."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        check_keys("tiers", values, known)
-        config = cls(
-            method=str(values.get("method", cls.method)),
-            edges=tuple(float(e) for e in values.get("edges", cls.edges)),
-            names=tuple(str(n) for n in values.get("names", cls.names)),
-            at_risk=tuple(str(n) for n in values.get("at_risk", cls.at_risk)),
-        )
-        config.validate()
-        return config
 
     def validate(self) -> None:
         """Raise ConfigError unless the edges ascend from 0 to 1 with one name per tier."""
@@ -193,7 +181,7 @@ def explain(
 
 
 @dataclass(frozen=True)
-class ScoreSettings:
+class ScoreConfig:
     """How to score (``score`` in conf/score.yaml) and what the bundle was trained with."""
 
     as_of: pd.Timestamp
@@ -221,10 +209,10 @@ def score(
     model: Any,
     manifest: Mapping[str, Any],
     *,
-    settings: ScoreSettings,
+    settings: ScoreConfig,
     tiers: TierConfig,
     offer_config: offers.OfferConfig,
-    thresholds: monitoring.DriftThresholds,
+    thresholds: monitoring.DriftConfig,
     no_purchase: Collection[str] = (),
     attributes: pd.DataFrame | None = None,
     suppressed: Collection[str] = (),
@@ -296,7 +284,7 @@ def score(
 def plan_offers(
     customers: pd.DataFrame,
     *,
-    settings: ScoreSettings,
+    settings: ScoreConfig,
     tiers: TierConfig,
     offer_config: offers.OfferConfig,
     attributes: pd.DataFrame | None,
@@ -337,7 +325,7 @@ def _customer_rows(
     p: np.ndarray,
     no_purchase: Collection[str],
     *,
-    settings: ScoreSettings,
+    settings: ScoreConfig,
     tiers: TierConfig,
     margin: float,
 ) -> pd.DataFrame:
@@ -405,7 +393,7 @@ def _drift(
     p: np.ndarray,
     names: Sequence[str],
     manifest: Mapping[str, Any],
-    thresholds: monitoring.DriftThresholds,
+    thresholds: monitoring.DriftConfig,
 ) -> pd.DataFrame:
     """PSI of each feature and of the score against the bundle's training reference."""
     references = manifest.get("reference_distributions") or {}
@@ -507,8 +495,8 @@ def drift_of(
     model: Any,
     manifest: Mapping[str, Any],
     *,
-    settings: ScoreSettings,
-    thresholds: monitoring.DriftThresholds,
+    settings: ScoreConfig,
+    thresholds: monitoring.DriftConfig,
 ) -> pd.DataFrame:
     """The drift report of feature rows (e.g. a sample): population, score, PSI per column."""
     names = check_schema(features, manifest)

@@ -27,11 +27,12 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 
-from churn.errors import ConfigError, TrackingError, check_keys
+from churn.config import Config
+from churn.errors import ConfigError, TrackingError
 from churn.promotion import Champion, Decision
 
 log = logging.getLogger(__name__)
@@ -54,8 +55,10 @@ _MAX_PARAM_LENGTH = 6000
 
 
 @dataclass(frozen=True)
-class TrackingConfig:
+class TrackingConfig(Config):
     """Where and how to track (``conf/tracking``)."""
+
+    section: ClassVar[str] = "tracking"
 
     enabled: bool = True
     uri: str = "sqlite:///mlflow.db"
@@ -66,12 +69,9 @@ class TrackingConfig:
     max_retries: int = 0
     log_model: bool = True
 
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> TrackingConfig:
-        """Build from the ``tracking`` config node."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        check_keys("tracking", values, known)
-        config = cls(**dict(values))
+    def validate(self) -> None:
+        """Raise ConfigError for an unknown failure mode, an empty URI or bad limits."""
+        config = self
         if config.on_error not in ON_ERROR:
             raise ConfigError(
                 f"tracking.on_error: expected one of {list(ON_ERROR)}; got {config.on_error!r}"
@@ -83,7 +83,6 @@ class TrackingConfig:
                 "tracking: expected timeout_s > 0 and max_retries >= 0; got "
                 f"{config.timeout_s}, {config.max_retries}"
             )
-        return config
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from churn import synthetic
 
 
 @pytest.fixture(scope="module")
-def small(world: synthetic.WorldParams) -> synthetic.DemoData:
+def small(world: synthetic.WorldConfig) -> synthetic.DemoData:
     return synthetic.generate(world, n_customers=1_500, seed=11)
 
 

@@ -13,7 +13,7 @@ from churn import synthetic
 
 
 def test_save_writes_layout_and_truth_round_trips(
-    tmp_path: Path, world: synthetic.WorldParams
+    tmp_path: Path, world: synthetic.WorldConfig
 ) -> None:
     demo = synthetic.generate(world, n_customers=300, seed=3)
     out = tmp_path / "demo"

@@ -12,7 +12,7 @@ from churn.errors import ConfigError
 from tests.synthetic.helpers import HORIZON, no_purchase_in_window, purchases_of
 
 
-def test_generate_same_seed_same_data(world: synthetic.WorldParams) -> None:
+def test_generate_same_seed_same_data(world: synthetic.WorldConfig) -> None:
     a = synthetic.generate(world, n_customers=1_500, seed=7, chunk_customers=500)
     b = synthetic.generate(world, n_customers=1_500, seed=7, chunk_customers=500)
     for field in ("transactions", "customers", "events", "future_transactions", "future_events"):
@@ -20,13 +20,13 @@ def test_generate_same_seed_same_data(world: synthetic.WorldParams) -> None:
     pd.testing.assert_frame_equal(a.ground_truth, b.ground_truth)
 
 
-def test_generate_other_seed_other_data(world: synthetic.WorldParams) -> None:
+def test_generate_other_seed_other_data(world: synthetic.WorldConfig) -> None:
     a = synthetic.generate(world, n_customers=1_500, seed=7)
     b = synthetic.generate(world, n_customers=1_500, seed=8)
     assert not a.transactions.equals(b.transactions)
 
 
-def test_generate_rejects_no_customers(world: synthetic.WorldParams) -> None:
+def test_generate_rejects_no_customers(world: synthetic.WorldConfig) -> None:
     with pytest.raises(ConfigError, match="n_customers: expected >= 1; got 0"):
         synthetic.generate(world, n_customers=0, seed=0)
 

@@ -12,7 +12,7 @@ from churn.errors import ConfigError
 
 def test_world_params_from_mapping_unknown_key() -> None:
     with pytest.raises(ConfigError, match=r"unknown keys \['purchase_rte'\]"):
-        synthetic.WorldParams.from_mapping({"purchase_rte": 0.1})
+        synthetic.WorldConfig.from_mapping({"purchase_rte": 0.1})
 
 
 @pytest.mark.parametrize(
@@ -26,9 +26,9 @@ def test_world_params_from_mapping_unknown_key() -> None:
 )
 def test_world_params_from_mapping_invalid_value(key: str, value: object, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        synthetic.WorldParams.from_mapping({key: value})
+        synthetic.WorldConfig.from_mapping({key: value})
 
 
-def test_world_params_defaults_equal_demo_config(world: synthetic.WorldParams) -> None:
+def test_world_params_defaults_equal_demo_config(world: synthetic.WorldConfig) -> None:
     """conf/world/demo.yaml is the reference; the code's defaults must not drift from it."""
-    assert dataclasses.asdict(world) == dataclasses.asdict(synthetic.WorldParams())
+    assert dataclasses.asdict(world) == dataclasses.asdict(synthetic.WorldConfig())

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from churn.errors import ConfigError, check_keys
+from churn.config import build
+from churn.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +43,9 @@ class FeatureConfig:
                 flat.update({f"{prefix}{k}": v for k, v in value.items()})
             else:
                 flat[key] = value
-        known = {f.name for f in dataclasses.fields(cls)}
-        check_keys("features", flat, known)
         if "windows" in flat:
             flat["windows"] = tuple(int(w) for w in flat["windows"])
-        config = cls(**flat)
+        config = build(cls, flat, where="features")
         config.validate()
         return config
 

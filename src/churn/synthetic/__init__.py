@@ -16,13 +16,13 @@ is the held-back future, written apart so scored lists can be checked against it
 from churn.synthetic.io import WORLD_FILE, load_truth, save
 from churn.synthetic.oracle import oracle_for_rows, oracle_no_purchase
 from churn.synthetic.simulate import generate
-from churn.synthetic.world import EVENT_TYPES, DemoData, WorldParams
+from churn.synthetic.world import EVENT_TYPES, DemoData, WorldConfig
 
 __all__ = [
     "EVENT_TYPES",
     "WORLD_FILE",
     "DemoData",
-    "WorldParams",
+    "WorldConfig",
     "generate",
     "load_truth",
     "oracle_for_rows",

@@ -13,14 +13,14 @@ import numpy as np
 import pandas as pd
 
 from churn.errors import ConfigError, DataError
-from churn.synthetic.world import _FADE_SPEED, WorldParams
+from churn.synthetic.world import _FADE_SPEED, WorldConfig
 
 log = logging.getLogger(__name__)
 
 
 def oracle_no_purchase(
     ground_truth: pd.DataFrame,
-    params: WorldParams,
+    params: WorldConfig,
     cutoff: str | pd.Timestamp,
     *,
     horizon_days: int,
@@ -88,7 +88,7 @@ def oracle_no_purchase(
 
 def oracle_for_rows(
     ground_truth: pd.DataFrame,
-    params: WorldParams,
+    params: WorldConfig,
     keys: pd.DataFrame,
     *,
     horizon_days: int,
@@ -115,7 +115,7 @@ def oracle_for_rows(
 
 
 def _oracle_block(
-    params: WorldParams,
+    params: WorldConfig,
     *,
     grid: np.ndarray,
     dt: float,

@@ -26,13 +26,13 @@ from churn.synthetic.tables import (
     _to_arrow,
     _with_transaction_ids,
 )
-from churn.synthetic.world import _FADE_SPEED, DemoData, WorldParams
+from churn.synthetic.world import _FADE_SPEED, DemoData, WorldConfig
 
 log = logging.getLogger(__name__)
 
 
 def generate(
-    params: WorldParams, *, n_customers: int, seed: int, chunk_customers: int = 250_000
+    params: WorldConfig, *, n_customers: int, seed: int, chunk_customers: int = 250_000
 ) -> DemoData:
     """Simulate ``n_customers`` customers of the world ``params``.
 
@@ -91,7 +91,7 @@ def generate(
 
 
 def _simulate(
-    params: WorldParams,
+    params: WorldConfig,
     acquired: np.ndarray,
     ids: pa.Array,
     season: np.ndarray,
@@ -166,7 +166,7 @@ def _simulate(
     return out
 
 
-def _draw_acquisition(params: WorldParams, n: int, rng: np.random.Generator) -> np.ndarray:
+def _draw_acquisition(params: WorldConfig, n: int, rng: np.random.Generator) -> np.ndarray:
     """Acquisition times (days since start), sorted: growing over time, seasonal."""
     days = np.arange(params.observed_days)
     doy = pd.date_range(params.start_date, periods=params.observed_days, freq="D").day_of_year
@@ -180,7 +180,7 @@ def _draw_acquisition(params: WorldParams, n: int, rng: np.random.Generator) -> 
 
 
 def _draw_customers(
-    params: WorldParams, acquired: np.ndarray, rng: np.random.Generator
+    params: WorldConfig, acquired: np.ndarray, rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
     """Latent traits of the customers acquired at ``acquired``."""
     n = acquired.size
@@ -225,14 +225,14 @@ def _draw_customers(
     }
 
 
-def _baseline_cumhazard(params: WorldParams, hazard: np.ndarray, age: np.ndarray) -> np.ndarray:
+def _baseline_cumhazard(params: WorldConfig, hazard: np.ndarray, age: np.ndarray) -> np.ndarray:
     """Integral of the baseline leaving hazard from acquisition to ``age`` days after it."""
     k, tau = params.new_customer_boost, params.new_customer_decay_days
     return hazard * (age + k * tau * (1 - np.exp(-age / tau)))
 
 
 def _draw_fade_start(
-    params: WorldParams, cust: dict[str, np.ndarray], season: np.ndarray, rng: np.random.Generator
+    params: WorldConfig, cust: dict[str, np.ndarray], season: np.ndarray, rng: np.random.Generator
 ) -> tuple[_Stream, np.ndarray]:
     """Time each customer starts to leave: the baseline hazard or a complaint, whichever first.
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from churn.synthetic.world import _TIME_OF_DAY, EVENT_TYPES, WorldParams
+from churn.synthetic.world import _TIME_OF_DAY, EVENT_TYPES, WorldConfig
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def _time_of_day(
 
 
 def _purchase_table(
-    params: WorldParams,
+    params: WorldConfig,
     cust: dict[str, np.ndarray],
     purchases: _Stream,
     fade_start: np.ndarray,
@@ -88,7 +88,7 @@ def _purchase_table(
 
 
 def _refund_table(
-    params: WorldParams, cust: dict[str, np.ndarray], tx: pd.DataFrame, rng: np.random.Generator
+    params: WorldConfig, cust: dict[str, np.ndarray], tx: pd.DataFrame, rng: np.random.Generator
 ) -> pd.DataFrame:
     """Some purchases come back some days later, fully or in part, as negative amounts."""
     c = tx["customer"].to_numpy()
@@ -105,7 +105,7 @@ def _refund_table(
 
 
 def _event_table(
-    params: WorldParams,
+    params: WorldConfig,
     cust: dict[str, np.ndarray],
     complaints: _Stream,
     tickets: _Stream,
@@ -153,13 +153,13 @@ def _customer_ids(n: int) -> pa.Array:
     return pc.binary_join_element_wise("C", padded, "")
 
 
-def _timestamps(params: WorldParams, t: np.ndarray) -> pa.Array:
+def _timestamps(params: WorldConfig, t: np.ndarray) -> pa.Array:
     start = pd.Timestamp(params.start_date).to_datetime64().astype("datetime64[us]")
     micros = (np.floor(t * 86_400) * 1e6).astype("timedelta64[us]")  # whole seconds
     return pa.array(start + micros, type=pa.timestamp("us"))
 
 
-def _to_arrow(frame: pd.DataFrame, ids: pa.Array, params: WorldParams) -> pa.Table:
+def _to_arrow(frame: pd.DataFrame, ids: pa.Array, params: WorldConfig) -> pa.Table:
     """Observed rows in contract form, ordered by time, with string ids."""
     frame = frame.sort_values("t", kind="stable")
     customer = pc.take(ids, pa.array(frame["customer"].to_numpy()))
@@ -198,7 +198,7 @@ def _with_transaction_ids(table: pa.Table, first: int) -> pa.Table:
 
 
 def _customer_table(
-    params: WorldParams, cust: dict[str, np.ndarray], ids: pa.Array, rng: np.random.Generator
+    params: WorldConfig, cust: dict[str, np.ndarray], ids: pa.Array, rng: np.random.Generator
 ) -> pa.Table:
     """Sign-ups: every simulated customer, buyers and those who never bought."""
     signup_lead = rng.exponential(2.0, cust["acquired"].size)
@@ -214,7 +214,7 @@ def _customer_table(
 
 
 def _ground_truth(
-    params: WorldParams,
+    params: WorldConfig,
     cust: dict[str, np.ndarray],
     ids: pa.Array,
     fade_start: np.ndarray,

@@ -22,18 +22,17 @@ The model of each customer:
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from churn.errors import ConfigError, check_keys
+from churn.config import Config
+from churn.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +42,10 @@ _TIME_OF_DAY = (4.0, 3.0)  # Beta parameters: purchases peak in the afternoon
 
 
 @dataclass(frozen=True)
-class WorldParams:
+class WorldConfig(Config):
     """Parameters of the simulated business; rates are per day unless named otherwise."""
+
+    section: ClassVar[str] = "world parameters"
 
     start_date: str = "2023-01-01"
     end_date: str = "2026-01-01"
@@ -101,19 +102,6 @@ class WorldParams:
     channel_popularity: tuple[float, ...] = (0.4, 0.35, 0.25)
     channel_loyalty: float = 0.8
     regions: tuple[str, ...] = ("north", "south", "east", "west")
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> WorldParams:
-        """Build from a config mapping; unknown keys and impossible values raise ConfigError."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        check_keys("world parameters", values, known)
-        converted: dict[str, Any] = {
-            k: tuple(v) if isinstance(v, Sequence) and not isinstance(v, str) else v
-            for k, v in values.items()
-        }
-        params = cls(**converted)
-        params.validate()
-        return params
 
     def validate(self) -> None:
         """Raise ConfigError when a parameter cannot describe a world."""
@@ -198,7 +186,7 @@ class DemoData:
     future_transactions: pa.Table
     future_events: pa.Table
     ground_truth: pd.DataFrame
-    params: WorldParams
+    params: WorldConfig
 
     def summary(self) -> dict[str, Any]:
         """Counts that describe the generated world."""
