@@ -1,25 +1,11 @@
-"""Cutoff roles, the LightGBM churn model with early stopping, optional tuning (docs/training.md).
-
-Roles for a target date ``A`` (the date the model will be applied at): the *calibration cutoff*
-is the latest labelled cutoff whose label window ends by ``A``; the *training cutoffs* come
-before it. Evaluation uses ``A`` = the latest labelled cutoff, which is the test set; the
-deployment refit moves the same recipe (as many training cutoffs) forward to ``A`` = the data
-end. Early stopping uses a holdout of whole customers drawn from the training rows, so no
-customer is on both sides.
-
-The fitted model is a scikit-learn :class:`~sklearn.pipeline.Pipeline`: an encoder of the
-categorical features (``lifecycle_stage``) followed by an ``LGBMClassifier``. It takes the
-feature columns as a DataFrame, so the same object serves the bundle, MLflow and scoring.
-"""
+"""The LightGBM churn model: encoder, early stopping on held-out customers, tuning, SHAP."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import math
 import os
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import lightgbm as lgb
@@ -30,172 +16,15 @@ from sklearn.metrics import log_loss
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
-from churn.config import check_keys
 from churn.errors import ConfigError, DataError, InsufficientHistoryError
+from churn.model.config import ModelConfig
+from churn.model.roles import KEY_COLUMNS, LABEL, CutoffRoles
 
 log = logging.getLogger(__name__)
-
-LABEL = "churned"
-KEY_COLUMNS = ("customer_id", "cutoff")
 # lifecycle_stage is ordinal: new < established < lapsing
 CATEGORY_ORDERS: dict[str, tuple[str, ...]] = {
     "lifecycle_stage": ("new", "established", "lapsing"),
 }
-
-
-@dataclass(frozen=True)
-class CutoffRoles:
-    """Which labelled cutoffs train and calibrate a model meant for ``target``."""
-
-    name: str
-    target: pd.Timestamp
-    calibration: pd.Timestamp
-    training: tuple[pd.Timestamp, ...]  # latest first
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dates."""
-        return {
-            "name": self.name,
-            "target": str(self.target.date()),
-            "calibration": str(self.calibration.date()),
-            "training": [str(c.date()) for c in self.training],
-        }
-
-
-def plan_roles(
-    cutoffs: Sequence[pd.Timestamp],
-    *,
-    end: pd.Timestamp,
-    horizon_days: int,
-    step_days: int,
-    usable: Collection[pd.Timestamp] | None = None,
-) -> tuple[CutoffRoles, CutoffRoles]:
-    """The evaluation roles (test = latest cutoff) and the deployment roles (target = ``end``).
-
-    Args:
-        cutoffs: the labelled cutoffs (any order).
-        end: the data end ``E``.
-        horizon_days: the label horizon ``H``.
-        step_days: days between cutoffs (for the message on too little history).
-        usable: the cutoffs whose rows can train or calibrate (customers of both classes);
-            all when None.
-
-    Raises:
-        InsufficientHistoryError: without a usable test cutoff, calibration cutoff and two
-            training cutoffs, saying how much history the horizon and step need.
-    """
-    horizon = pd.Timedelta(days=horizon_days)
-    cuts = sorted({pd.Timestamp(c) for c in cutoffs}, reverse=True)
-    ok = set(cuts) if usable is None else {pd.Timestamp(c) for c in usable}
-    if not cuts:
-        raise ConfigError("plan_roles: expected at least one cutoff; got none")
-    test = cuts[0]
-    calibration = next((c for c in cuts if c + horizon <= test), None)
-    training = tuple(c for c in cuts if calibration is not None and c < calibration and c in ok)
-    if test not in ok or calibration not in ok or len(training) < 2:
-        raise InsufficientHistoryError(
-            _history_message(cuts, ok, end=end, horizon_days=horizon_days, step_days=step_days)
-        )
-    evaluation = CutoffRoles("evaluation", test, calibration, training)
-    deploy_cal = next(c for c in cuts if c + horizon <= end)
-    deploy_training = tuple(c for c in cuts if c < deploy_cal and c in ok)[: len(training)]
-    if deploy_cal not in ok:
-        raise InsufficientHistoryError(
-            f"plan_roles: the deployment calibration cutoff {deploy_cal.date()} has no labelled "
-            "customers of both classes"
-        )
-    return evaluation, CutoffRoles("deployment", end, deploy_cal, deploy_training)
-
-
-def _history_message(
-    cuts: list[pd.Timestamp],
-    usable: set[pd.Timestamp],
-    *,
-    end: pd.Timestamp,
-    horizon_days: int,
-    step_days: int,
-) -> str:
-    gap = math.ceil(horizon_days / step_days)  # steps from the test to the calibration cutoff
-    needed_cutoffs = gap + 3
-    earliest = cuts[0] - pd.Timedelta(days=(gap + 2) * step_days)
-    return (
-        f"too little history for horizon {horizon_days} days and step {step_days} days: "
-        f"evaluation needs a test cutoff, a calibration cutoff {horizon_days}+ days before it and "
-        f"2 training cutoffs before that, so label.n_cutoffs >= {needed_cutoffs} and customers "
-        f"buying before {earliest.date()}, {(end - earliest).days} days before the data end "
-        f"{end.date()}; got {len(cuts)} cutoffs, {len(usable & set(cuts))} of them with "
-        "customers of both classes. Use more history, a shorter label.horizon_days or a shorter "
-        "label.step_days"
-    )
-
-
-@dataclass(frozen=True)
-class TuningConfig:
-    """Optional Optuna search (``model.tuning``); ``n_trials: 0`` switches it off."""
-
-    n_trials: int = 0
-    timeout_s: float | None = None
-    # parameter -> [low, high]: whole numbers give integers; a high/low ratio of 10 or more
-    # searches on a log scale
-    space: Mapping[str, tuple[float, float]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """LightGBM settings (``conf/model/lightgbm.yaml``)."""
-
-    params: Mapping[str, Any] = field(default_factory=dict)
-    n_estimators: int = 2000
-    early_stopping_rounds: int = 50
-    holdout_fraction: float = 0.2
-    n_jobs: int = 1
-    exclude_features: tuple[str, ...] = ()
-    tuning: TuningConfig = field(default_factory=TuningConfig)
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> ModelConfig:
-        """Build from the ``model`` config node (its ``name`` key is informative only)."""
-        flat = {k: v for k, v in values.items() if k != "name"}
-        known = {f.name for f in dataclasses.fields(cls)}
-        check_keys("model", flat, known)
-        tuning = dict(flat.pop("tuning", None) or {})
-        check_keys("model.tuning", tuning, {f.name for f in dataclasses.fields(TuningConfig)})
-        space = {str(k): _bounds(k, v) for k, v in dict(tuning.pop("space", None) or {}).items()}
-        config = cls(
-            **{
-                **flat,
-                "params": dict(flat.get("params") or {}),
-                "exclude_features": tuple(flat.get("exclude_features") or ()),
-            },
-            tuning=TuningConfig(**tuning, space=space),
-        )
-        config.validate()
-        return config
-
-    def validate(self) -> None:
-        """Raise ConfigError for settings that cannot work."""
-        if not 0 < self.holdout_fraction < 1:
-            raise ConfigError(
-                f"model.holdout_fraction: expected a share in (0, 1); got {self.holdout_fraction}"
-            )
-        for name in ("n_estimators", "early_stopping_rounds"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"model.{name}: expected >= 1; got {getattr(self, name)}")
-        if self.tuning.n_trials < 0:
-            raise ConfigError(f"model.tuning.n_trials: expected >= 0; got {self.tuning.n_trials}")
-        reserved = {"n_estimators", "n_jobs", "random_state", "seed", "verbose", "objective"}
-        clash = sorted(reserved & set(self.params))
-        if clash:
-            raise ConfigError(f"model.params: {clash} are set by the trainer; remove them")
-
-
-def _bounds(name: object, value: Any) -> tuple[float, float]:
-    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != 2:
-        raise ConfigError(f"model.tuning.space.{name}: expected [low, high]; got {value!r}")
-    low, high = value
-    if not low < high:
-        raise ConfigError(f"model.tuning.space.{name}: expected low < high; got {value!r}")
-    return low, high
 
 
 def feature_columns(columns: Sequence[str], *, exclude: Collection[str] = ()) -> list[str]:

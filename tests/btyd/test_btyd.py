@@ -16,6 +16,7 @@ from scipy.special import gamma as gamma_fn
 from scipy.special import hyp2f1
 
 from churn import btyd
+from churn.btyd import fit as btyd_fit
 from churn.errors import ConfigError, DataError
 
 TRUE = btyd.BGNBDParams(r=0.25, alpha=4.0, a=0.8, b=2.5)  # weeks
@@ -150,13 +151,13 @@ def test_fit_bgnbd_initial_does_not_change_optimum() -> None:
 
 def test_fit_bgnbd_gradient_matches_finite_differences() -> None:
     x, t_x, t_end = btyd.simulate_bgnbd(TRUE, n=2_000, T=_weeks(2_000, seed=5), seed=5)
-    data = btyd._aggregate(x.astype(float), t_x, t_end, np.ones(x.size))
+    data = btyd_fit._aggregate(x.astype(float), t_x, t_end, np.ones(x.size))
 
     def value(theta: np.ndarray) -> float:
-        return btyd._negative_log_likelihood(theta, data, penalizer=0.05)[0]
+        return btyd_fit._negative_log_likelihood(theta, data, penalizer=0.05)[0]
 
     def gradient(theta: np.ndarray) -> np.ndarray:
-        return btyd._negative_log_likelihood(theta, data, penalizer=0.05)[1]
+        return btyd_fit._negative_log_likelihood(theta, data, penalizer=0.05)[1]
 
     for theta in (np.log([0.25, 4.0, 0.8, 2.5]), np.log([2.0, 0.3, 3.0, 0.6])):
         numeric = optimize.approx_fprime(theta, value, 1e-7)
@@ -173,7 +174,7 @@ def test_fit_bgnbd_unconverged_raises_with_optimizer_message(
         kwargs["options"] = {**kwargs["options"], "maxiter": 1}
         return real_minimize(*args, **kwargs)
 
-    monkeypatch.setattr(btyd.optimize, "minimize", one_iteration)
+    monkeypatch.setattr(btyd_fit.optimize, "minimize", one_iteration)
 
     with pytest.raises(btyd.ConvergenceError, match=r"did not converge .*ITERATIONS REACHED LIMIT"):
         btyd.fit_bgnbd(x, t_x, t_end)
@@ -198,7 +199,7 @@ def test_fit_bgnbd_stalled_line_search_counts_only_when_flat(
             message="ABNORMAL: ",
         )
 
-    monkeypatch.setattr(btyd.optimize, "minimize", stalled)
+    monkeypatch.setattr(btyd_fit.optimize, "minimize", stalled)
 
     if converged:
         fitted = btyd.fit_bgnbd([1, 2, 0], [1, 3, 0], [5, 5, 5])
@@ -211,14 +212,14 @@ def test_fit_bgnbd_stalled_line_search_counts_only_when_flat(
 def test_fit_bgnbd_warns_when_a_parameter_ends_on_its_bound(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    theta = np.array([0.0, 1.0, btyd._LOG_BOUND, btyd._LOG_BOUND])
+    theta = np.array([0.0, 1.0, btyd_fit._LOG_BOUND, btyd_fit._LOG_BOUND])
 
     def at_bound(*args: Any, **kwargs: Any) -> optimize.OptimizeResult:
         return optimize.OptimizeResult(
             x=theta, fun=2.0, jac=np.zeros(4), status=0, success=True, nit=9, message="ok"
         )
 
-    monkeypatch.setattr(btyd.optimize, "minimize", at_bound)
+    monkeypatch.setattr(btyd_fit.optimize, "minimize", at_bound)
 
     with caplog.at_level(logging.WARNING, logger="churn.btyd"):
         btyd.fit_bgnbd([1, 2, 0], [1, 3, 0], [5, 5, 5])

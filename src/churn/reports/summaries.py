@@ -1,0 +1,61 @@
+"""What the report tells of a scoring run: reasons by tier and the offer plan."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+TIER_ORDER = ("low", "medium", "high", "very_high")
+
+
+def reason_kind(text: str) -> str:
+    """A reason with its numbers replaced by ``#``, so that reasons of one kind group together."""
+    return re.sub(r"\d[\d,.]*%?", "#", text)
+
+
+def top_reasons_by_tier(at_risk: pd.DataFrame, *, top: int = 3) -> pd.DataFrame:
+    """The most frequent reason kinds among the three reasons, per risk tier."""
+    scored = at_risk[at_risk["risk_tier"].notna()]
+    long = scored.melt(
+        id_vars=["risk_tier"], value_vars=["reason_1", "reason_2", "reason_3"], value_name="reason"
+    ).dropna(subset=["reason"])
+    if long.empty:
+        return pd.DataFrame(columns=["tier", "reason", "customers"])
+    long["reason"] = long["reason"].astype(str).map(reason_kind)
+    counts = long.groupby(["risk_tier", "reason"]).size().rename("customers").reset_index()
+    counts = counts.sort_values(["risk_tier", "customers"], ascending=[True, False])
+    best = counts.groupby("risk_tier").head(top).rename(columns={"risk_tier": "tier"})
+    order = {t: i for i, t in enumerate(TIER_ORDER)}
+    best = best.assign(_o=best["tier"].map(order).fillna(99)).sort_values(
+        ["_o", "customers"], ascending=[True, False]
+    )
+    return best.drop(columns="_o").reset_index(drop=True)
+
+
+def offer_plan(at_risk: pd.DataFrame) -> pd.DataFrame:
+    """Customers, cost and expected net benefit per offer, and the control group."""
+    offered = at_risk[at_risk["offer"].notna()]
+    plan = offered.groupby("offer").agg(
+        customers=("customer_id", "size"),
+        cost=("offer_cost", "sum"),
+        expected_net_benefit=("expected_net_benefit", "sum"),
+    )
+    plan = plan.sort_values("expected_net_benefit", ascending=False)
+    control = int(at_risk["control_group"].sum()) if "control_group" in at_risk else 0
+    total = pd.DataFrame(
+        {
+            "customers": [plan["customers"].sum()],
+            "cost": [plan["cost"].sum()],
+            "expected_net_benefit": [plan["expected_net_benefit"].sum()],
+        },
+        index=["total"],
+    )
+    held = pd.DataFrame(
+        {"customers": [control], "cost": [0.0], "expected_net_benefit": [float("nan")]},
+        index=["control group (not contacted)"],
+    )
+    return pd.concat([plan, total, held])
