@@ -30,7 +30,6 @@ from churn import (
     monitoring,
     offers,
     scoring,
-    spark_scoring,
     tracking,
 )
 from churn.errors import ConfigError, DataError, DriftError
@@ -93,7 +92,7 @@ def run(cfg: DictConfig) -> ScoreResult:
 
     with watch.stage("features"):
         if options.distributed:
-            lazy, finish = spark_scoring.features_on_spark(
+            lazy, finish = scoring.features_on_spark(
                 con,
                 tables.transactions,
                 as_of,
@@ -232,14 +231,14 @@ def _population(
 
 def _score_on_spark(
     lazy: Any,
-    finish: spark_scoring.Finish,
+    finish: scoring.Finish,
     loaded: bundle.Bundle,
     settings: scoring.ScoreConfig,
     options: _Options,
     people: _Population,
 ) -> tuple[scoring.ScoringOutcome, Callable[[Path], None]]:
     """Scores stay on the cluster; the export folder gets Spark's datasets written into it."""
-    outcome, scored, signups = spark_scoring.score_distributed(
+    outcome, scored, signups = scoring.score_distributed(
         lazy,
         finish,
         loaded.model,
@@ -252,9 +251,9 @@ def _score_on_spark(
     )
 
     def write(folder: Path) -> None:
-        spark_scoring.write_scores(scored, folder, as_of=settings.as_of, no_purchase=signups)
+        scoring.write_scores(scored, folder, as_of=settings.as_of, no_purchase=signups)
         at_risk = scored.filter(scored.risk_tier.isin(list(options.tiers.at_risk)))
-        spark_scoring.write_partitioned(
+        scoring.write_partitioned(
             at_risk.drop("eligible"), folder / "at_risk_by_tier", by="risk_tier"
         )
 

@@ -117,7 +117,7 @@ def test_training_table_on_spark_equals_duckdb(
 def test_scoring_on_spark_equals_local_scoring(
     spark: ibis.BaseBackend, small_demo_dir: Path, tmp_path: Path
 ) -> None:
-    from churn import bundle, monitoring, offers, scoring, spark_scoring
+    from churn import bundle, monitoring, offers, scoring
     from churn.features import build_features
     from pipelines import train
     from tests.conftest import compose_config
@@ -159,7 +159,7 @@ def test_scoring_on_spark_equals_local_scoring(
         thresholds=monitoring.DriftConfig(),
     )
 
-    on_spark = spark_scoring.score_on_spark(
+    on_spark = scoring.score_on_spark(
         spark._session.createDataFrame(features),
         loaded.model,
         loaded.manifest,
@@ -183,7 +183,7 @@ def test_scoring_on_spark_equals_local_scoring(
     assert (on_list["reason_1"] == listed.loc[on_list.index, "reason_1"]).all()
     # the same from features that never leave Spark (BG/NBD fitted on the collected summary)
     spark_tables = _tables(spark, small_demo_dir)
-    lazy, finish = spark_scoring.features_on_spark(
+    lazy, finish = scoring.features_on_spark(
         spark,
         spark_tables.transactions,
         as_of,
@@ -191,7 +191,7 @@ def test_scoring_on_spark_equals_local_scoring(
         events=spark_tables.events,
         horizon_days=90,
     )
-    distributed = spark_scoring.score_on_spark(
+    distributed = scoring.score_on_spark(
         lazy,
         loaded.model,
         loaded.manifest,

@@ -25,9 +25,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from churn import monitoring, offers, scoring
+from churn import monitoring, offers
 from churn.errors import BundleError, ConfigError
 from churn.features import FeatureConfig, feature_query, finish_features, fit_btyd
+from churn.scoring.local import drift_of, plan_offers
+from churn.scoring.predict import explain
+from churn.scoring.rows import SCORE_COLUMNS, at_risk_list
+from churn.scoring.settings import ScoreConfig, ScoringOutcome
+from churn.scoring.tiers import TierConfig, assign_tiers
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +57,7 @@ def score_batch(
     names: list[str],
     *,
     dtypes: Mapping[str, str],
-    tiers: scoring.TierConfig,
+    tiers: TierConfig,
     horizon_days: int,
     active_within_days: int | None,
     margin: float,
@@ -77,7 +82,7 @@ def score_batch(
         population = frame[scored]
         p = model.predict_proba(population[names])[:, 1]
         probability[scored] = p
-        tier[scored] = scoring.assign_tiers(p, tiers).to_numpy()
+        tier[scored] = assign_tiers(p, tiers).to_numpy()
     value = offers.customer_value(
         frame["monetary_sum"], frame["tenure_days"], horizon_days=horizon_days, margin=margin
     ).to_numpy()
@@ -100,12 +105,12 @@ def score_batch(
             eligible |= offers.eligibility(out, offer)
     out["eligible"] = eligible
     at_risk = tier.isin(tiers.at_risk).fillna(False).to_numpy(dtype=bool)
-    explain = (scored & (at_risk | eligible)).astype(bool)
-    reasons = scoring.explain(model, frame[explain], names, batch_size=max(1, int(explain.sum())))
+    explained = (scored & (at_risk | eligible)).astype(bool)
+    reasons = explain(model, frame[explained], names, batch_size=max(1, int(explained.sum())))
     for column in ("reason_1", "reason_2", "reason_3"):
         values = pd.Series(pd.NA, index=frame.index, dtype="string")
         if column in reasons:
-            values[explain] = reasons[column].to_numpy()
+            values[explained] = reasons[column].to_numpy()
         out[column] = values
     return out
 
@@ -169,7 +174,7 @@ def score_on_spark(
     model: Any,
     manifest: Mapping[str, Any],
     *,
-    tiers: scoring.TierConfig,
+    tiers: TierConfig,
     margin: float,
     output: str | os.PathLike[str] | None = None,
     finish: Finish | None = None,
@@ -265,8 +270,8 @@ def score_distributed(
     model: Any,
     manifest: Mapping[str, Any],
     *,
-    settings: scoring.ScoreConfig,
-    tiers: scoring.TierConfig,
+    settings: ScoreConfig,
+    tiers: TierConfig,
     offer_config: offers.OfferConfig,
     thresholds: monitoring.DriftConfig,
     no_purchase: Sequence[str] = (),
@@ -274,7 +279,7 @@ def score_distributed(
     suppressed: Collection[str] = (),
     cooled: Collection[str] = (),
     drift_rows: int = 100_000,
-) -> tuple[scoring.ScoringOutcome, Any, pd.DataFrame]:
+) -> tuple[ScoringOutcome, Any, pd.DataFrame]:
     """Score on Spark, then plan offers on the driver over the rows that can get one.
 
     Every buyer is scored on the cluster (:func:`score_on_spark`); only the at-risk and
@@ -316,7 +321,7 @@ def score_distributed(
         {"status": "string", "risk_tier": "string", "lifecycle_stage": "string"}
     )
     customers.insert(1, "as_of", settings.as_of)
-    customers, on_list, assignment = scoring.plan_offers(
+    customers, on_list, assignment = plan_offers(
         customers,
         settings=settings,
         tiers=tiers,
@@ -325,17 +330,17 @@ def score_distributed(
         suppressed=suppressed,
         cooled=cooled,
     )
-    at_risk = scoring.at_risk_list(customers[on_list])
+    at_risk = at_risk_list(customers[on_list])
 
     fraction = min(1.0, drift_rows / max(buyers, 1))
     sample = features.sample(fraction=fraction, seed=settings.seed) if fraction < 1 else features
-    drift = scoring.drift_of(
+    drift = drift_of(
         finish(sample.toPandas()), model, manifest, settings=settings, thresholds=thresholds
     )
     counts = _spark_counts(scored, len(newcomers), at_risk, assignment, offer_config)
-    empty = pd.DataFrame(columns=scoring.SCORE_COLUMNS)
-    signups = extra.assign(as_of=settings.as_of)[scoring.SCORE_COLUMNS]
-    return scoring.ScoringOutcome(empty, at_risk, drift, assignment, counts), scored, signups
+    empty = pd.DataFrame(columns=SCORE_COLUMNS)
+    signups = extra.assign(as_of=settings.as_of)[SCORE_COLUMNS]
+    return ScoringOutcome(empty, at_risk, drift, assignment, counts), scored, signups
 
 
 def _spark_counts(
@@ -378,16 +383,16 @@ def write_scores(
     """Every customer's scores as a Parquet dataset ``folder/scores`` (Spark parts + sign-ups)."""
     from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
 
-    columns = [c for c in scoring.SCORE_COLUMNS if c != "as_of"]
+    columns = [c for c in SCORE_COLUMNS if c != "as_of"]
     frame = scored.select(*columns).withColumn(
         "as_of", F.lit(as_of.to_pydatetime()).cast("timestamp_ntz")
     )
     target = folder / "scores"
-    frame.select(*scoring.SCORE_COLUMNS).write.parquet(str(target))
+    frame.select(*SCORE_COLUMNS).write.parquet(str(target))
     if len(no_purchase):
         first = next(target.glob("*.parquet"))
         schema = pq.read_schema(first)
         table = pa.Table.from_pandas(
-            no_purchase[scoring.SCORE_COLUMNS], schema=schema, preserve_index=False
+            no_purchase[SCORE_COLUMNS], schema=schema, preserve_index=False
         )
         pq.write_table(table, target / "part-no-purchase.parquet")

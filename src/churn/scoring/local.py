@@ -1,0 +1,176 @@
+"""Scoring in memory: probability, tier, value, offers, reasons and drift for every customer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from churn import monitoring, offers
+from churn.scoring.predict import explain, predict
+from churn.scoring.rows import SCORE_COLUMNS, _customer_rows, _summary, at_risk_list
+from churn.scoring.schema import check_schema
+from churn.scoring.settings import ScoreConfig, ScoringOutcome
+from churn.scoring.tiers import TierConfig
+
+log = logging.getLogger(__name__)
+
+
+def score(
+    features: pd.DataFrame,
+    model: Any,
+    manifest: Mapping[str, Any],
+    *,
+    settings: ScoreConfig,
+    tiers: TierConfig,
+    offer_config: offers.OfferConfig,
+    thresholds: monitoring.DriftConfig,
+    no_purchase: Collection[str] = (),
+    attributes: pd.DataFrame | None = None,
+    suppressed: Collection[str] = (),
+    cooled: Collection[str] = (),
+) -> ScoringOutcome:
+    """Score every buyer at the as-of date and plan the offers.
+
+    Args:
+        features: :func:`churn.features.build_features` at ``settings.as_of`` for every buyer
+            (no population filter), one row per customer.
+        model: the bundle's calibrated model.
+        manifest: the bundle's manifest (features, references).
+        settings: as-of date, horizon, population window, batches.
+        tiers: risk tier config.
+        offer_config: catalog, budget and contact policy.
+        thresholds: drift warn and flag levels.
+        no_purchase: known customers without a purchase before the as-of date.
+        attributes: customer attributes (indexed by customer_id) offers may require.
+        suppressed: opted-out customer ids.
+        cooled: customer ids offered within the cooldown.
+    """
+    names = check_schema(features, manifest)
+    frame = features.reset_index(drop=True)
+    in_population = (
+        np.ones(len(frame), dtype=bool)
+        if settings.active_within_days is None
+        else frame["recency_days"].to_numpy() <= settings.active_within_days
+    )
+    p = predict(model, frame[in_population], names, batch_size=settings.batch_size)
+    log.info(
+        "scored %d customers at %s (%d lapsed); mean churn probability %.3f",
+        int(in_population.sum()),
+        settings.as_of.date(),
+        int((~in_population).sum()),
+        float(p.mean()) if p.size else float("nan"),
+    )
+    customers = _customer_rows(
+        frame,
+        in_population,
+        p,
+        no_purchase,
+        settings=settings,
+        tiers=tiers,
+        margin=offer_config.margin,
+    )
+    customers, on_list, assignment = plan_offers(
+        customers,
+        settings=settings,
+        tiers=tiers,
+        offer_config=offer_config,
+        attributes=attributes,
+        suppressed=suppressed,
+        cooled=cooled,
+    )
+    scored = (customers["status"] == "scored").to_numpy(dtype=bool)
+    explained = {"all": scored, "at_risk": scored & on_list}.get(
+        settings.reasons_for, np.zeros(len(customers), dtype=bool)
+    )
+    _add_reasons(customers, frame, explained, model, names, batch_size=settings.batch_size)
+    drift = _drift(frame[in_population], p, names, manifest, thresholds)
+
+    at_risk = at_risk_list(customers[on_list])
+    scores = customers[SCORE_COLUMNS].reset_index(drop=True)
+    return ScoringOutcome(
+        scores, at_risk, drift, assignment, _summary(scores, at_risk, assignment, offer_config)
+    )
+
+
+def plan_offers(
+    customers: pd.DataFrame,
+    *,
+    settings: ScoreConfig,
+    tiers: TierConfig,
+    offer_config: offers.OfferConfig,
+    attributes: pd.DataFrame | None,
+    suppressed: Collection[str],
+    cooled: Collection[str],
+) -> tuple[pd.DataFrame, np.ndarray, offers.Assignment]:
+    """Join the attributes offers need, assign offers, and mark who is on the at-risk list.
+
+    Returns the customers with the offer columns and ``model_version``, a mask of the rows on
+    the list (the at-risk tiers, and everyone else an offer is planned for: onboarding,
+    win-back), and the assignment.
+    """
+    if attributes is not None and not attributes.empty:
+        extra = attributes.reindex(customers["customer_id"].astype(str).to_numpy())
+        customers = customers.assign(**{str(c): extra[c].to_numpy() for c in extra.columns})
+    assignment = offers.assign_offers(
+        customers, offer_config, seed=settings.seed, suppressed=suppressed, cooled=cooled
+    )
+    customers = customers.join(assignment.columns)
+    customers["model_version"] = settings.model_version
+    at_risk_tier = customers["risk_tier"].isin(tiers.at_risk).fillna(False).to_numpy(dtype=bool)
+    contacted = (customers["offer"].notna() | customers["control_group"]).to_numpy(dtype=bool)
+    return customers, at_risk_tier | contacted, assignment
+
+
+def _add_reasons(
+    customers: pd.DataFrame,
+    frame: pd.DataFrame,
+    explained: np.ndarray,
+    model: Any,
+    names: Sequence[str],
+    *,
+    batch_size: int,
+) -> None:
+    """Fill ``reason_1..3`` for the ``explained`` customers (buyers come first, in order)."""
+    buyers = explained[: len(frame)]
+    reason_columns = explain(model, frame[buyers], names, batch_size=batch_size)
+    for column in reason_columns.columns:
+        values = pd.Series(pd.NA, index=customers.index, dtype="string")
+        values.iloc[np.flatnonzero(explained)] = reason_columns[column].to_numpy()
+        customers[column] = values
+
+
+def _drift(
+    population: pd.DataFrame,
+    p: np.ndarray,
+    names: Sequence[str],
+    manifest: Mapping[str, Any],
+    thresholds: monitoring.DriftConfig,
+) -> pd.DataFrame:
+    """PSI of each feature and of the score against the bundle's training reference."""
+    references = manifest.get("reference_distributions") or {}
+    current = population[[c for c in names if c in references]].assign(churn_probability=p)
+    if current.empty or not references:
+        return pd.DataFrame(columns=monitoring.REPORT_COLUMNS)
+    known = {k: v for k, v in references.items() if k in current.columns}
+    return monitoring.drift_report(known, current, thresholds=thresholds)
+
+
+def drift_of(
+    features: pd.DataFrame,
+    model: Any,
+    manifest: Mapping[str, Any],
+    *,
+    settings: ScoreConfig,
+    thresholds: monitoring.DriftConfig,
+) -> pd.DataFrame:
+    """The drift report of feature rows (e.g. a sample): population, score, PSI per column."""
+    names = check_schema(features, manifest)
+    frame = features.reset_index(drop=True)
+    if settings.active_within_days is not None:
+        frame = frame[frame["recency_days"].to_numpy() <= settings.active_within_days]
+    p = predict(model, frame, names, batch_size=settings.batch_size) if len(frame) else np.array([])
+    return _drift(frame, p, names, manifest, thresholds)

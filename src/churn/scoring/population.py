@@ -1,0 +1,81 @@
+"""Who the input knows at the as-of date: buyers, ``no_purchase`` sign-ups, who cannot be scored."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+log = logging.getLogger(__name__)
+
+
+def account_for_customers(
+    transactions: pa.Table,
+    *,
+    as_of: pd.Timestamp,
+    buyers: Collection[str],
+    customers: pa.Table | None = None,
+    rejected_ids: Collection[str] = (),
+) -> tuple[list[str], pd.DataFrame]:
+    """Who else the input knows: ``no_purchase`` customers and those that cannot be scored.
+
+    Args:
+        transactions: the validated transactions.
+        as_of: the as-of date.
+        buyers: customers with a purchase before ``as_of`` (they get features).
+        customers: the optional customers table (``customer_id``, ``signup_date``).
+        rejected_ids: customer ids of rows rejected at load.
+
+    Returns:
+        The ``no_purchase`` ids (known before ``as_of``, no purchase before it) and the rejects:
+        ``customer_id, reason`` for customers first seen at or after ``as_of`` or only in
+        rejected rows.
+    """
+    bought = set(map(str, buyers))
+    first = transactions.group_by("customer_id").aggregate([("timestamp", "min")]).to_pandas()
+    first_seen = pd.Series(
+        pd.to_datetime(first["timestamp_min"]).to_numpy(), index=first["customer_id"].astype(str)
+    )
+    known = set(first_seen.index[first_seen < as_of])
+    later = set(first_seen.index[first_seen >= as_of])
+    signed_later: set[str] = set()
+    if customers is not None and customers.num_rows:
+        table = customers.to_pandas()
+        ids = table["customer_id"].astype(str)
+        if "signup_date" in table.columns:
+            signup = pd.to_datetime(table["signup_date"])
+            before = (signup.isna() | (signup < as_of)).to_numpy()
+        else:
+            before = np.ones(len(table), dtype=bool)
+        known |= set(ids[before])
+        signed_later = set(ids[~before])
+    no_purchase = sorted(known - bought)
+    accounted = bought | set(no_purchase)
+    reasons_by_id: dict[str, str] = {}
+    for cid in sorted((later | signed_later) - accounted):
+        reasons_by_id[cid] = (
+            f"not yet a customer on {as_of.date()}: first seen at or after the as-of date"
+        )
+    for cid in sorted(set(map(str, rejected_ids)) - accounted - set(reasons_by_id)):
+        reasons_by_id[cid] = (
+            "every row of this customer was rejected at load (see the run's rejects.csv)"
+        )
+    rejects = pd.DataFrame(
+        {"customer_id": list(reasons_by_id), "reason": list(reasons_by_id.values())},
+        dtype="string",
+    )
+    return no_purchase, rejects
+
+
+def buyers_before(transactions: pa.Table, as_of: pd.Timestamp) -> list[str]:
+    """Customers with a purchase (amount > 0) before ``as_of``."""
+    import pyarrow.compute as pc
+
+    before = pc.less(
+        transactions["timestamp"], pa.scalar(as_of.to_pydatetime(), pa.timestamp("us"))
+    )
+    bought = pc.and_(before, pc.greater(transactions["amount"], 0))
+    return sorted(pc.unique(transactions.filter(bought)["customer_id"]).to_pylist())
