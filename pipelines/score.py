@@ -28,11 +28,10 @@ from churn import (
     export,
     labels,
     monitoring,
-    offers,
     scoring,
     tracking,
 )
-from churn.errors import ConfigError, DataError, DriftError
+from churn.errors import ConfigError, DriftError
 from churn.features import FeatureConfig, build_features
 from churn.timing import Stopwatch
 from pipelines.common import load_data, run_main
@@ -87,8 +86,8 @@ def run(cfg: DictConfig) -> ScoreResult:
             con, dataset.transactions, customers=dataset.customers, events=dataset.events
         )
         end = labels.data_end(tables.transactions, end_date=cfg.data.get("end_date"))
-        as_of = _as_of(cfg.as_of, end, dataset)
-        _warn_if_old(manifest, as_of, int(cfg.score.max_model_age_days))
+        as_of = scoring.resolve_as_of(cfg.as_of, end, dataset.transactions)
+        scoring.warn_if_old(manifest.get("data_end"), as_of, int(cfg.score.max_model_age_days))
 
     with watch.stage("features"):
         if options.distributed:
@@ -121,7 +120,7 @@ def run(cfg: DictConfig) -> ScoreResult:
         horizon_days=label_config.horizon_days,
         active_within_days=label_config.active_within_days,
         batch_size=options.batch_size,
-        reasons_for=str(cfg.score.reasons_for),
+        reasons_for=options.reasons_for,
         seed=seed,
         model_version=version,
     )
@@ -189,43 +188,16 @@ def run(cfg: DictConfig) -> ScoreResult:
     return ScoreResult(folder, as_of, run_manifest["counts"], drift, dict(watch.seconds))
 
 
-@dataclass(frozen=True)
-class _Population:
-    """Who else the input knows, and the contact policy's lists."""
-
-    no_purchase: list[str]
-    rejects: pd.DataFrame
-    attributes: pd.DataFrame | None
-    suppressed: set[str]
-    cooled: set[str]
-
-    def contact(self) -> dict[str, Any]:
-        """The keyword arguments the scorers take."""
-        return {
-            "no_purchase": self.no_purchase,
-            "attributes": self.attributes,
-            "suppressed": self.suppressed,
-            "cooled": self.cooled,
-        }
-
-
 def _population(
     cfg: DictConfig, dataset: data.Dataset, as_of: pd.Timestamp, buyers: list[str], cooldown: int
-) -> _Population:
-    rejected_ids = _rejected_ids(dataset.rejects, cfg.data.columns.transactions.customer_id)
-    no_purchase, rejects = scoring.account_for_customers(
-        dataset.transactions,
-        as_of=as_of,
-        buyers=buyers,
-        customers=dataset.customers,
-        rejected_ids=rejected_ids,
-    )
-    return _Population(
-        no_purchase,
-        rejects,
-        _attributes(dataset.customers),
-        export.read_suppression(cfg.offers.suppression_file),
-        export.recently_offered(cfg.export.dir, as_of=as_of, cooldown_days=cooldown),
+) -> scoring.Population:
+    return scoring.population_at(
+        dataset,
+        as_of,
+        buyers,
+        customer_id_column=str(cfg.data.columns.transactions.customer_id),
+        suppressed=export.read_suppression(cfg.offers.suppression_file),
+        cooled=export.recently_offered(cfg.export.dir, as_of=as_of, cooldown_days=cooldown),
     )
 
 
@@ -234,8 +206,8 @@ def _score_on_spark(
     finish: scoring.Finish,
     loaded: bundle.Bundle,
     settings: scoring.ScoreConfig,
-    options: _Options,
-    people: _Population,
+    options: scoring.ScoreOptions,
+    people: scoring.Population,
 ) -> tuple[scoring.ScoringOutcome, Callable[[Path], None]]:
     """Scores stay on the cluster; the export folder gets Spark's datasets written into it."""
     outcome, scored, signups = scoring.score_distributed(
@@ -269,7 +241,7 @@ def _run_manifest(
     outcome: scoring.ScoringOutcome,
     rejects: pd.DataFrame,
     dataset: data.Dataset,
-    options: _Options,
+    options: scoring.ScoreOptions,
     drift: dict[str, Any],
     *,
     suppressed: int,
@@ -317,100 +289,17 @@ def _run_manifest(
     }
 
 
-@dataclass(frozen=True)
-class _Options:
-    tiers: scoring.TierConfig
-    offers: offers.OfferConfig
-    thresholds: monitoring.DriftConfig
-    batch_size: int
-    targets: list[str]
-    database: database.DatabaseConfig
-    distributed: bool
-
-
-def _options(cfg: DictConfig) -> _Options:
+def _options(cfg: DictConfig) -> scoring.ScoreOptions:
     """Validate every scoring option before any work starts (exit 2 on a bad one)."""
-    tiers = scoring.TierConfig.from_mapping(_container(cfg.tiers))
-    offer_config = offers.OfferConfig.from_mapping(_container(cfg.offers), tiers=tiers.names)
-    thresholds = monitoring.DriftConfig.from_mapping(
-        {"warn": cfg.drift.warn, "flag": cfg.drift.flag}
+    return scoring.ScoreOptions.from_mappings(
+        tiers=_container(cfg.tiers),
+        offer_values=_container(cfg.offers),
+        drift={"warn": cfg.drift.warn, "flag": cfg.drift.flag},
+        score=_container(cfg.score),
+        targets=list(cfg.export.targets),
+        postgres=_container(cfg.export.postgres),
+        engine_name=str(cfg.engine.name),
     )
-    if cfg.score.reasons_for not in ("at_risk", "all", "none"):
-        raise ConfigError(
-            f"score.reasons_for: expected at_risk, all or none; got {cfg.score.reasons_for!r}"
-        )
-    targets = list(cfg.export.targets)
-    if sorted(set(targets) - {"files", "postgres"}) or "files" not in targets:
-        raise ConfigError(f"export.targets: expected files and optionally postgres; got {targets}")
-    batch_size = int(cfg.score.batch_size)
-    if batch_size < 1:
-        raise ConfigError(f"score.batch_size: expected >= 1; got {batch_size}")
-    target = database.DatabaseConfig.from_mapping(_container(cfg.export.postgres))
-    distributed = bool(cfg.score.distributed)
-    if distributed and cfg.engine.name != "spark":
-        raise ConfigError(
-            f"score.distributed=true scores on Spark: it needs engine=spark; got {cfg.engine.name}"
-        )
-    if distributed and tiers.method != "thresholds":
-        raise ConfigError("score.distributed=true needs tiers.method=thresholds (no global rank)")
-    return _Options(tiers, offer_config, thresholds, batch_size, targets, target, distributed)
-
-
-def _as_of(value: Any, end: pd.Timestamp, dataset: data.Dataset) -> pd.Timestamp:
-    """The as-of date: the configured date, or the data end (the day after the last purchase)."""
-    if value is None:
-        return end
-    try:
-        as_of = pd.Timestamp(str(value))
-    except ValueError as err:
-        raise ConfigError(f"as_of: expected a date YYYY-MM-DD; got {value!r}") from err
-    if as_of != as_of.normalize():
-        raise ConfigError(f"as_of: expected a date without a time; got {value!r}")
-    first = dataset.transactions["timestamp"].to_pandas().min()
-    if pd.isna(first) or as_of <= pd.Timestamp(first):
-        raise DataError(
-            f"as_of {as_of.date()} is before the data: the first transaction is at {first}; "
-            "nobody can be scored"
-        )
-    if as_of > end:
-        log.warning("as_of %s is after the data end %s", as_of.date(), end.date())
-    return as_of
-
-
-def _warn_if_old(manifest: dict[str, Any], as_of: pd.Timestamp, max_days: int) -> None:
-    trained_end = manifest.get("data_end")
-    if trained_end is None:
-        return
-    age = (as_of - pd.Timestamp(trained_end)).days
-    if age > max_days:
-        log.warning(
-            "the model was trained on data up to %s, %d days before the as-of date %s "
-            "(score.max_model_age_days=%d): retrain it",
-            trained_end,
-            age,
-            as_of.date(),
-            max_days,
-        )
-    if age < 0:
-        log.warning(
-            "the model was trained on data up to %s, after the as-of date %s",
-            trained_end,
-            as_of.date(),
-        )
-
-
-def _rejected_ids(rejects: pd.DataFrame, source_column: str) -> list[str]:
-    if rejects.empty or "table" not in rejects.columns or source_column not in rejects.columns:
-        return []
-    rows = rejects[rejects["table"] == "transactions"][source_column]
-    return sorted(set(rows.dropna().astype(str).str.strip()) - {""})
-
-
-def _attributes(customers: Any) -> pd.DataFrame | None:
-    if customers is None:
-        return None
-    frame = customers.to_pandas().drop_duplicates("customer_id")
-    return frame.set_index(frame["customer_id"].astype(str)).drop(columns="customer_id")
 
 
 def _log_run(cfg: DictConfig, run_manifest: dict[str, Any]) -> None:

@@ -15,8 +15,10 @@ or after the as-of date) are listed in the rejects with a reason, so every custo
 input is accounted for exactly once.
 """
 
+from churn.scoring.as_of import resolve_as_of, warn_if_old
 from churn.scoring.local import drift_of, plan_offers, score
-from churn.scoring.population import account_for_customers, buyers_before
+from churn.scoring.options import ScoreOptions
+from churn.scoring.population import Population, account_for_customers, buyers_before, population_at
 from churn.scoring.predict import explain, predict
 from churn.scoring.rows import AT_RISK_COLUMNS, SCORE_COLUMNS, at_risk_list
 from churn.scoring.schema import check_schema
@@ -37,7 +39,9 @@ __all__ = [
     "SCORE_COLUMNS",
     "TIER_METHODS",
     "Finish",
+    "Population",
     "ScoreConfig",
+    "ScoreOptions",
     "ScoringOutcome",
     "TierConfig",
     "account_for_customers",
@@ -49,11 +53,14 @@ __all__ = [
     "explain",
     "features_on_spark",
     "plan_offers",
+    "population_at",
     "predict",
+    "resolve_as_of",
     "score",
     "score_batch",
     "score_distributed",
     "score_on_spark",
+    "warn_if_old",
     "write_partitioned",
     "write_scores",
 ]

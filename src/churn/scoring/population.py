@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+
+from churn.data import Dataset
 
 log = logging.getLogger(__name__)
 
@@ -79,3 +83,69 @@ def buyers_before(transactions: pa.Table, as_of: pd.Timestamp) -> list[str]:
     )
     bought = pc.and_(before, pc.greater(transactions["amount"], 0))
     return sorted(pc.unique(transactions.filter(bought)["customer_id"]).to_pylist())
+
+
+@dataclass(frozen=True)
+class Population:
+    """Who else the input knows at the as-of date, and the contact policy's lists."""
+
+    no_purchase: list[str]
+    rejects: pd.DataFrame
+    attributes: pd.DataFrame | None
+    suppressed: set[str]
+    cooled: set[str]
+
+    def contact(self) -> dict[str, Any]:
+        """The keyword arguments the scorers take."""
+        return {
+            "no_purchase": self.no_purchase,
+            "attributes": self.attributes,
+            "suppressed": self.suppressed,
+            "cooled": self.cooled,
+        }
+
+
+def population_at(
+    dataset: Dataset,
+    as_of: pd.Timestamp,
+    buyers: Collection[str],
+    *,
+    customer_id_column: str,
+    suppressed: set[str],
+    cooled: set[str],
+) -> Population:
+    """Account for every customer the input knows at ``as_of`` (:func:`account_for_customers`).
+
+    Args:
+        dataset: the loaded input.
+        as_of: the as-of date.
+        buyers: customers with a purchase before ``as_of`` (they get features).
+        customer_id_column: the source's own name of the transactions' customer id (the
+            rejects keep source names).
+        suppressed: opted-out customer ids.
+        cooled: customer ids offered within the cooldown.
+    """
+    no_purchase, rejects = account_for_customers(
+        dataset.transactions,
+        as_of=as_of,
+        buyers=buyers,
+        customers=dataset.customers,
+        rejected_ids=rejected_ids(dataset.rejects, customer_id_column),
+    )
+    return Population(no_purchase, rejects, attributes_of(dataset.customers), suppressed, cooled)
+
+
+def rejected_ids(rejects: pd.DataFrame, source_column: str) -> list[str]:
+    """The customer ids of rejected transaction rows (under the source's column name)."""
+    if rejects.empty or "table" not in rejects.columns or source_column not in rejects.columns:
+        return []
+    rows = rejects[rejects["table"] == "transactions"][source_column]
+    return sorted(set(rows.dropna().astype(str).str.strip()) - {""})
+
+
+def attributes_of(customers: pa.Table | None) -> pd.DataFrame | None:
+    """The customers table indexed by customer id: the attributes offers may require."""
+    if customers is None:
+        return None
+    frame = customers.to_pandas().drop_duplicates("customer_id")
+    return frame.set_index(frame["customer_id"].astype(str)).drop(columns="customer_id")

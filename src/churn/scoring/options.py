@@ -1,0 +1,102 @@
+"""The scoring options, validated before any work starts (a bad one is exit 2)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from churn import offers
+from churn.database import DatabaseConfig
+from churn.errors import ConfigError
+from churn.monitoring import DriftConfig
+from churn.scoring.tiers import TierConfig
+
+log = logging.getLogger(__name__)
+
+REASONS_FOR = ("at_risk", "all", "none")
+TARGETS = ("files", "postgres")
+
+
+@dataclass(frozen=True)
+class ScoreOptions:
+    """Everything a scoring run is configured with, checked together."""
+
+    tiers: TierConfig
+    offers: offers.OfferConfig
+    thresholds: DriftConfig
+    batch_size: int
+    reasons_for: str
+    targets: tuple[str, ...]
+    database: DatabaseConfig
+    distributed: bool
+
+    @classmethod
+    def from_mappings(
+        cls,
+        *,
+        tiers: Mapping[str, Any],
+        offer_values: Mapping[str, Any],
+        drift: Mapping[str, Any],
+        score: Mapping[str, Any],
+        targets: list[str],
+        postgres: Mapping[str, Any],
+        engine_name: str,
+    ) -> ScoreOptions:
+        """Build from the plain config nodes and check the rules between them.
+
+        Args:
+            tiers: the ``tiers`` node.
+            offer_values: the ``offers`` node.
+            drift: ``warn`` and ``flag`` of the ``drift`` node.
+            score: the ``score`` node (``batch_size``, ``reasons_for``, ``distributed``).
+            targets: ``export.targets``.
+            postgres: ``export.postgres``.
+            engine_name: ``engine.name``.
+
+        Raises:
+            ConfigError: any option that cannot work, or two that cannot work together.
+        """
+        tier_config = TierConfig.from_mapping(tiers)
+        offer_config = offers.OfferConfig.from_mapping(offer_values, tiers=tier_config.names)
+        thresholds = DriftConfig.from_mapping(drift)
+        reasons_for = score.get("reasons_for")
+        if reasons_for not in REASONS_FOR:
+            raise ConfigError(
+                f"score.reasons_for: expected at_risk, all or none; got {reasons_for!r}"
+            )
+        if sorted(set(targets) - set(TARGETS)) or "files" not in targets:
+            raise ConfigError(
+                f"export.targets: expected files and optionally postgres; got {targets}"
+            )
+        batch_size = _whole_number("score.batch_size", score.get("batch_size"))
+        if batch_size < 1:
+            raise ConfigError(f"score.batch_size: expected >= 1; got {batch_size}")
+        database = DatabaseConfig.from_mapping(postgres)
+        distributed = bool(score.get("distributed"))
+        if distributed and engine_name != "spark":
+            raise ConfigError(
+                f"score.distributed=true scores on Spark: it needs engine=spark; got {engine_name}"
+            )
+        if distributed and tier_config.method != "thresholds":
+            raise ConfigError(
+                "score.distributed=true needs tiers.method=thresholds (no global rank)"
+            )
+        return cls(
+            tier_config,
+            offer_config,
+            thresholds,
+            batch_size,
+            str(reasons_for),
+            tuple(targets),
+            database,
+            distributed,
+        )
+
+
+def _whole_number(where: str, value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{where}: expected a whole number; got {value!r}") from err
