@@ -23,7 +23,6 @@ from omegaconf import DictConfig, OmegaConf
 from churn import (
     bundle,
     data,
-    database,
     engine,
     export,
     labels,
@@ -141,17 +140,18 @@ def run(cfg: DictConfig) -> ScoreResult:
             )
     drift = monitoring.summarise_drift(outcome.drift) if len(outcome.drift) else {}
     folder = export.export_folder(cfg.export.dir, as_of)
-    run_manifest = _run_manifest(
-        cfg,
-        as_of,
-        end,
-        manifest,
-        version,
-        outcome,
-        people.rejects,
-        dataset,
-        options,
-        drift,
+    run_manifest = export.build_manifest(
+        as_of=as_of,
+        end=end,
+        bundle_manifest=manifest,
+        version=version,
+        source=str(cfg.source),
+        outcome=outcome,
+        rejects=people.rejects,
+        dataset=dataset,
+        options=options,
+        drift=drift,
+        tiers=_container(cfg.tiers),
         suppressed=len(people.suppressed),
         cooled=len(people.cooled),
     )
@@ -172,7 +172,7 @@ def run(cfg: DictConfig) -> ScoreResult:
         )
     if "postgres" in options.targets:
         with watch.stage("database"):
-            database.write_at_risk(outcome.at_risk, options.database, as_of=as_of)
+            export.write_at_risk(outcome.at_risk, options.database, as_of=as_of)
     if cfg.score.log_to_mlflow:
         _log_run(cfg, run_manifest)
     log.info(
@@ -230,63 +230,6 @@ def _score_on_spark(
         )
 
     return outcome, write
-
-
-def _run_manifest(
-    cfg: DictConfig,
-    as_of: pd.Timestamp,
-    end: pd.Timestamp,
-    manifest: dict[str, Any],
-    version: str,
-    outcome: scoring.ScoringOutcome,
-    rejects: pd.DataFrame,
-    dataset: data.Dataset,
-    options: scoring.ScoreOptions,
-    drift: dict[str, Any],
-    *,
-    suppressed: int,
-    cooled: int,
-) -> dict[str, Any]:
-    """The export's manifest.json."""
-    offer_config, thresholds = options.offers, options.thresholds
-    return {
-        "as_of": str(as_of.date()),
-        "data_end": str(end.date()),
-        "created_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
-        "model": {
-            "version": version,
-            "source": str(cfg.source),
-            "sha256": manifest["model_sha256"],
-            "data_end": manifest.get("data_end"),
-            "horizon_days": manifest["horizon_days"],
-            "test_metrics": {
-                k: manifest.get("metrics", {}).get(f"test/{k}") for k in ("roc_auc", "brier", "ece")
-            },
-        },
-        "counts": {**outcome.counts, "rejected_customers": len(rejects)},
-        "input": {
-            "fingerprint": data.fingerprint(dataset.transactions),
-            "rows": {
-                name: {
-                    "input": r.input_rows,
-                    "used": r.used_rows,
-                    "rejected": r.rejected_rows,
-                }
-                for name, r in dataset.reports.items()
-            },
-        },
-        "tiers": _container(cfg.tiers),
-        "offers": {
-            "budget": offer_config.budget,
-            "budget_used": outcome.assignment.budget_used,
-            "control_fraction": offer_config.control_fraction,
-            "cooldown_days": offer_config.cooldown_days,
-            "suppressed": suppressed,
-            "in_cooldown": cooled,
-        },
-        "drift": {**drift, "thresholds": {"warn": thresholds.warn, "flag": thresholds.flag}},
-        "drift_by_column": outcome.drift.to_dict("records"),
-    }
 
 
 def _options(cfg: DictConfig) -> scoring.ScoreOptions:

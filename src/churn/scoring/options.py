@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from churn import offers
-from churn.database import DatabaseConfig
 from churn.errors import ConfigError
+from churn.export.database import DatabaseConfig
 from churn.monitoring import DriftConfig
 from churn.scoring.tiers import TierConfig
 

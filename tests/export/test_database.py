@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from churn import database
 from churn.errors import ConfigError, DataError, ExportError
+from churn.export import database
 from pipelines import score, train
 from tests.conftest import compose_config
 
@@ -108,7 +108,7 @@ def test_write_at_risk_logs_no_credentials(
     with_password = url.replace("postgres@", "postgres:s3cret-pass@")
     monkeypatch.setenv("CHURN_DATABASE_URL", with_password)
     target = database.DatabaseConfig(table=_table(request))
-    with caplog.at_level(logging.INFO, logger="churn.database"):
+    with caplog.at_level(logging.INFO, logger="churn.export.database"):
         database.write_at_risk(_at_risk(["a"]), target, as_of=AS_OF)
     assert "127.0.0.1" in caplog.text
     assert "s3cret" not in caplog.text
