@@ -11,7 +11,7 @@ import pandas as pd
 
 from churn import monitoring, offers
 from churn.scoring.predict import explain, predict
-from churn.scoring.rows import SCORE_COLUMNS, _customer_rows, _summary, at_risk_list
+from churn.scoring.rows import SCORE_COLUMNS, _customer_rows, _summary, at_risk_list, in_population
 from churn.scoring.schema import check_schema
 from churn.scoring.settings import ScoreConfig, ScoringOutcome
 from churn.scoring.tiers import TierConfig
@@ -51,22 +51,18 @@ def score(
     """
     names = check_schema(features, manifest)
     frame = features.reset_index(drop=True)
-    in_population = (
-        np.ones(len(frame), dtype=bool)
-        if settings.active_within_days is None
-        else frame["recency_days"].to_numpy() <= settings.active_within_days
-    )
-    p = predict(model, frame[in_population], names, batch_size=settings.batch_size)
+    population = in_population(frame, settings.active_within_days)
+    p = predict(model, frame[population], names, batch_size=settings.batch_size)
     log.info(
         "scored %d customers at %s (%d lapsed); mean churn probability %.3f",
-        int(in_population.sum()),
+        int(population.sum()),
         settings.as_of.date(),
-        int((~in_population).sum()),
+        int((~population).sum()),
         float(p.mean()) if p.size else float("nan"),
     )
     customers = _customer_rows(
         frame,
-        in_population,
+        population,
         p,
         no_purchase,
         settings=settings,
@@ -87,7 +83,7 @@ def score(
         settings.reasons_for, np.zeros(len(customers), dtype=bool)
     )
     _add_reasons(customers, frame, explained, model, names, batch_size=settings.batch_size)
-    drift = _drift(frame[in_population], p, names, manifest, thresholds)
+    drift = _drift(frame[population], p, names, manifest, thresholds)
 
     at_risk = at_risk_list(customers[on_list])
     scores = customers[SCORE_COLUMNS].reset_index(drop=True)

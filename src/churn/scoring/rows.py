@@ -58,6 +58,52 @@ def at_risk_list(rows: pd.DataFrame) -> pd.DataFrame:
     )[AT_RISK_COLUMNS].reset_index(drop=True)
 
 
+def in_population(frame: pd.DataFrame, active_within_days: int | None) -> np.ndarray:
+    """Which buyers are in the population: a purchase within the window (all without one)."""
+    if active_within_days is None:
+        return np.ones(len(frame), dtype=bool)
+    return frame["recency_days"].to_numpy() <= active_within_days
+
+
+def buyer_rows(
+    frame: pd.DataFrame,
+    scored: np.ndarray,
+    p: np.ndarray,
+    *,
+    tiers: TierConfig,
+    horizon_days: int,
+    margin: float,
+) -> pd.DataFrame:
+    """One row per buyer of ``frame``: status, probability, tier, stage, value, value at risk.
+
+    ``scored`` marks the buyers in the population (status ``scored``, probability ``p`` in their
+    order, a tier); the others are ``lapsed``, with no probability. Both scorers, local and on
+    Spark, build their rows here.
+    """
+    n = len(frame)
+    rows = np.flatnonzero(scored)
+    probability = np.full(n, np.nan)
+    probability[rows] = p
+    tier = pd.Series(pd.NA, index=range(n), dtype="string")
+    tier.iloc[rows] = assign_tiers(p, tiers).to_numpy()
+    value = offers.customer_value(
+        frame["monetary_sum"], frame["tenure_days"], horizon_days=horizon_days, margin=margin
+    ).to_numpy()
+    return pd.DataFrame(
+        {
+            "customer_id": pd.Series(frame["customer_id"].astype(str).to_numpy(), dtype="string"),
+            "status": pd.Series(np.where(scored, "scored", "lapsed"), dtype="string"),
+            "churn_probability": probability,
+            "risk_tier": tier,
+            "lifecycle_stage": pd.Series(
+                frame["lifecycle_stage"].astype("string").to_numpy(), dtype="string"
+            ),
+            "value": value,
+            "value_at_risk": np.where(scored, probability * value, np.nan),
+        }
+    )
+
+
 def _customer_rows(
     frame: pd.DataFrame,
     in_population: np.ndarray,
@@ -69,44 +115,26 @@ def _customer_rows(
     margin: float,
 ) -> pd.DataFrame:
     """Buyers (scored or lapsed) then sign-ups without a purchase: status, p, tier, value."""
-    newcomers = sorted(set(map(str, no_purchase)) - set(frame["customer_id"].astype(str)))
-    n_buyers, n = len(frame), len(frame) + len(newcomers)
-    rows = np.flatnonzero(in_population)
-    ids = pd.concat(
-        [frame["customer_id"].astype("string"), pd.Series(newcomers, dtype="string")],
-        ignore_index=True,
+    buyers = buyer_rows(
+        frame, in_population, p, tiers=tiers, horizon_days=settings.horizon_days, margin=margin
     )
-    status = np.array(["lapsed"] * n_buyers + ["no_purchase"] * len(newcomers), dtype=object)
-    status[rows] = "scored"
-    probability = np.full(n, np.nan)
-    probability[rows] = p
-    tier = pd.Series(pd.NA, index=range(n), dtype="string")
-    tier.iloc[rows] = assign_tiers(p, tiers).to_numpy()
-    stage = pd.Series(pd.NA, index=range(n), dtype="string")
-    stage.iloc[:n_buyers] = frame["lifecycle_stage"].astype("string").to_numpy()
-    value = np.full(n, np.nan)
-    value[:n_buyers] = offers.customer_value(
-        frame["monetary_sum"],
-        frame["tenure_days"],
-        horizon_days=settings.horizon_days,
-        margin=margin,
-    ).to_numpy()
-    if newcomers:
-        # a sign-up who never bought is worth what a typical new customer is worth
-        new_values = value[:n_buyers][(frame["lifecycle_stage"] == "new").to_numpy(dtype=bool)]
-        value[n_buyers:] = float(np.median(new_values)) if new_values.size else 0.0
-    return pd.DataFrame(
+    newcomers = sorted(set(map(str, no_purchase)) - set(buyers["customer_id"]))
+    # a sign-up who never bought is worth what a typical new customer is worth
+    new_values = buyers["value"].to_numpy()[(buyers["lifecycle_stage"] == "new").to_numpy(bool)]
+    signups = pd.DataFrame(
         {
-            "customer_id": ids,
-            "as_of": settings.as_of,
-            "status": pd.Series(status, dtype="string"),
-            "churn_probability": probability,
-            "risk_tier": tier,
-            "lifecycle_stage": stage,
-            "value": value,
-            "value_at_risk": np.where(status == "scored", probability * value, np.nan),
+            "customer_id": pd.Series(newcomers, dtype="string"),
+            "status": pd.Series(["no_purchase"] * len(newcomers), dtype="string"),
+            "churn_probability": np.full(len(newcomers), np.nan),
+            "risk_tier": pd.Series(pd.NA, index=range(len(newcomers)), dtype="string"),
+            "lifecycle_stage": pd.Series(pd.NA, index=range(len(newcomers)), dtype="string"),
+            "value": float(np.median(new_values)) if new_values.size else 0.0,
+            "value_at_risk": np.full(len(newcomers), np.nan),
         }
     )
+    rows = pd.concat([buyers, signups], ignore_index=True) if newcomers else buyers
+    rows.insert(1, "as_of", settings.as_of)
+    return rows
 
 
 def _summary(

@@ -30,9 +30,9 @@ from churn.errors import BundleError, ConfigError
 from churn.features import FeatureConfig, feature_query, finish_features, fit_btyd
 from churn.scoring.local import drift_of, plan_offers
 from churn.scoring.predict import explain
-from churn.scoring.rows import SCORE_COLUMNS, at_risk_list
+from churn.scoring.rows import SCORE_COLUMNS, at_risk_list, buyer_rows, in_population
 from churn.scoring.settings import ScoreConfig, ScoringOutcome
-from churn.scoring.tiers import TierConfig, assign_tiers
+from churn.scoring.tiers import TierConfig
 
 log = logging.getLogger(__name__)
 
@@ -71,32 +71,9 @@ def score_batch(
     frame = batch.astype({k: v for k, v in dtypes.items() if k in batch.columns}).reset_index(
         drop=True
     )
-    scored = (
-        np.ones(len(frame), dtype=bool)
-        if active_within_days is None
-        else frame["recency_days"].to_numpy() <= active_within_days
-    )
-    probability = np.full(len(frame), np.nan)
-    tier = pd.Series(pd.NA, index=frame.index, dtype="string")
-    if scored.any():
-        population = frame[scored]
-        p = model.predict_proba(population[names])[:, 1]
-        probability[scored] = p
-        tier[scored] = assign_tiers(p, tiers).to_numpy()
-    value = offers.customer_value(
-        frame["monetary_sum"], frame["tenure_days"], horizon_days=horizon_days, margin=margin
-    ).to_numpy()
-    out = pd.DataFrame(
-        {
-            "customer_id": frame["customer_id"].astype(str),
-            "status": np.where(scored, "scored", "lapsed"),
-            "churn_probability": probability,
-            "risk_tier": tier,
-            "lifecycle_stage": frame["lifecycle_stage"].astype("string"),
-            "value": value,
-            "value_at_risk": np.where(scored, probability * value, np.nan),
-        }
-    )
+    scored = in_population(frame, active_within_days)
+    p = model.predict_proba(frame[scored][names])[:, 1] if scored.any() else np.array([])
+    out = buyer_rows(frame, scored, p, tiers=tiers, horizon_days=horizon_days, margin=margin)
     eligible = np.zeros(len(frame), dtype=bool)
     if offer_config is not None:
         # offers needing a customer attribute are checked again on the driver, with it
@@ -104,7 +81,7 @@ def score_batch(
         for offer in catalog:
             eligible |= offers.eligibility(out, offer)
     out["eligible"] = eligible
-    at_risk = tier.isin(tiers.at_risk).fillna(False).to_numpy(dtype=bool)
+    at_risk = out["risk_tier"].isin(tiers.at_risk).fillna(False).to_numpy(dtype=bool)
     explained = (scored & (at_risk | eligible)).astype(bool)
     reasons = explain(model, frame[explained], names, batch_size=max(1, int(explained.sum())))
     for column in ("reason_1", "reason_2", "reason_3"):
