@@ -16,6 +16,11 @@ from churn.errors import ChurnError
 log = logging.getLogger(__name__)
 
 
+def container(node: Any) -> dict[str, Any]:
+    """A config node as plain Python values (what the library's settings are built from)."""
+    return OmegaConf.to_container(node, resolve=True)  # type: ignore[return-value]
+
+
 def run_main(run: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
     """Call ``run(cfg)``; on a known failure exit with its code and a one-line reason on stderr."""
     try:
@@ -38,8 +43,7 @@ def ensure_demo_data(data_cfg: DictConfig, *, seed: int) -> None:
 
 def write_demo(generate_cfg: DictConfig, *, seed: int) -> synthetic.DemoData:
     """Simulate the demo world of ``generate_cfg`` and write it to its output folder."""
-    world = OmegaConf.to_container(generate_cfg.world, resolve=True)
-    params = synthetic.WorldConfig.from_mapping(world)  # type: ignore[arg-type]
+    params = synthetic.WorldConfig.from_mapping(container(generate_cfg.world))
     demo = synthetic.generate(params, n_customers=int(generate_cfg.n_customers), seed=seed)
     synthetic.save(demo, generate_cfg.output_dir, seed=seed)
     log.info("wrote demo data to %s: %s", generate_cfg.output_dir, demo.summary())
@@ -54,9 +58,8 @@ def load_data(data_cfg: DictConfig, *, seed: int, output_dir: str | Path) -> dat
     """
     ensure_demo_data(data_cfg, seed=seed)
     rejects_path = Path(output_dir) / "rejects.csv"
-    source = OmegaConf.to_container(data_cfg, resolve=True)
     try:
-        dataset = data.load(source)  # type: ignore[arg-type]
+        dataset = data.load(container(data_cfg))
     except data.TooManyRejectsError as err:
         data.write_rejects(err.rejects, rejects_path)
         log.error("rejected rows written to %s", rejects_path)
@@ -81,6 +84,6 @@ def schedule(
     return training_table.schedule(
         dataset,
         label_config,
-        engine_config=OmegaConf.to_container(cfg.engine, resolve=True),  # type: ignore[arg-type]
+        engine_config=container(cfg.engine),
         end_date=cfg.data.get("end_date"),
     )

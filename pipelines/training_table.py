@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import hydra
-import pandas as pd
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from churn import labels, training_table
 from churn.features import FeatureConfig
-from pipelines.common import load_data, run_main, schedule
+from pipelines.common import container, load_data, run_main, schedule
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ class TrainingTableResult:
 
     path: Path
     rows: int
-    cutoffs: list[pd.Timestamp]
+    cutoffs: Sequence[datetime]
     churn_share: float
 
 
@@ -37,8 +38,8 @@ def run(cfg: DictConfig) -> TrainingTableResult:
     started = time.perf_counter()
     out = Path(cfg.output_dir)
     dataset = load_data(cfg.data, seed=int(cfg.seed), output_dir=out)
-    label_config = labels.LabelConfig.from_mapping(OmegaConf.to_container(cfg.label))  # type: ignore[arg-type]
-    feature_config = FeatureConfig.from_mapping(OmegaConf.to_container(cfg.features))  # type: ignore[arg-type]
+    label_config = labels.LabelConfig.from_mapping(container(cfg.label))
+    feature_config = FeatureConfig.from_mapping(container(cfg.features))
     path = out / "training_table.parquet"
     # written in batches: the table is never held in memory whole
     planned = schedule(cfg, dataset, label_config)

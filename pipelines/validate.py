@@ -7,7 +7,6 @@ input breaks the data contract or too many rows are rejected.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ import hydra
 from omegaconf import DictConfig
 
 from churn import data
-from churn.files import atomic_file
+from churn.files import write_json
 from pipelines.common import load_data, run_main
 
 log = logging.getLogger(__name__)
@@ -45,8 +44,7 @@ def run(cfg: DictConfig) -> ValidateResult:
         "fingerprint": fingerprint,
     }
     summary_path = out / "validation.json"
-    with atomic_file(summary_path, private=False) as tmp:
-        tmp.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+    write_json(summary_path, summary, private=False)
     log.info("fingerprint: %s", fingerprint)
     log.info("summary: %s", summary_path)
     return ValidateResult(dataset.reports, fingerprint, out / "rejects.csv", summary_path)

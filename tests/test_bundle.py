@@ -1,8 +1,9 @@
-"""Model bundles: round trip, checksum and HMAC checks, atomic replacement, private modes."""
+"""Model bundles: round trip, digest and signature checks, atomic replacement, private modes."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import stat
 from pathlib import Path
 
@@ -12,8 +13,26 @@ from sklearn.linear_model import LogisticRegression
 
 from churn import bundle
 from churn.errors import BundleError
+from churn.features import FeatureConfig
+from churn.labels import LabelConfig
 
-MANIFEST = {"horizon_days": 90, "features": ["recency_days", "frequency"], "cutoff": "2024-06-01"}
+
+def _manifest(**changes: object) -> bundle.Manifest:
+    manifest = bundle.Manifest(
+        name="churn",
+        created_at="2024-06-02T00:00:00+00:00",
+        data_end="2024-06-01",
+        model=bundle.ModelSpec(kind=bundle.MODEL_KIND, files={}, params={"C": 1.0}),
+        features=(bundle.FeatureSpec("recency_days", "float64"), bundle.FeatureSpec("f", "int64")),
+        training=bundle.TrainingSettings(
+            label=LabelConfig(horizon_days=90), features=FeatureConfig(), calibration="isotonic"
+        ),
+        metrics={"test/roc_auc": 0.8},
+    )
+    return manifest.with_updates(**changes)
+
+
+MANIFEST = _manifest()
 
 
 @pytest.fixture(autouse=True)
@@ -48,7 +67,59 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
     x, _ = _data(1)
     np.testing.assert_array_equal(loaded.model.predict_proba(x), model.predict_proba(x))
     assert loaded.path == folder
-    assert {k: loaded.manifest[k] for k in MANIFEST} == MANIFEST
+    assert loaded.manifest.features == MANIFEST.features
+    assert loaded.manifest.training == MANIFEST.training
+    assert loaded.manifest.horizon_days == 90
+    assert loaded.manifest.model.params == {"C": 1.0}
+
+
+def test_manifest_round_trips_through_its_dict() -> None:
+    manifest = _manifest(
+        model=bundle.ModelSpec(bundle.MODEL_KIND, {bundle.MODEL_FILE: "0" * 64}, {"C": 1.0}),
+        mlflow={"version": "3"},
+        plots={"roc": "plots/roc.png"},
+    )
+
+    again = bundle.Manifest.from_dict(json.loads(json.dumps(manifest.to_dict())))
+
+    assert again == manifest
+    assert again.version == "3"
+    assert again.feature_names == ["recency_days", "f"]
+
+
+def test_manifest_is_written_as_canonical_json(tmp_path: Path) -> None:
+    folder = tmp_path / "m"
+    bundle.save(_model(), MANIFEST, folder)
+
+    text = (folder / bundle.MANIFEST_FILE).read_text(encoding="utf-8")
+    payload = json.loads(text)
+    assert text == json.dumps(payload, indent=2, sort_keys=True, separators=(",", ": ")) + "\n"
+    assert payload["schema_version"] == bundle.SCHEMA_VERSION
+    assert set(payload["model"]) == {"kind", "files", "params"}
+    assert "config" not in payload  # no dumped Hydra config: the settings are typed fields
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda m: m.pop("training"), r"training: expected a mapping"),
+        (lambda m: m["training"].pop("label"), r"training\.label: expected a mapping"),
+        (lambda m: m.update(features=[]), r"features: expected a non-empty list"),
+        (lambda m: m["features"][0].pop("dtype"), r"features: expected items with name and dtype"),
+        (lambda m: m.update(schema_version=1), r"expected schema_version 2; got 1"),
+        (lambda m: m["model"].update(files={"model.joblib": "x"}), r"model\.files: expected"),
+        (lambda m: m["training"]["label"].update(horizon_days=0), r"label\.horizon_days"),
+    ],
+)
+def test_read_manifest_names_the_broken_field(tmp_path: Path, edit: object, message: str) -> None:
+    folder = tmp_path / "m"
+    bundle.save(_model(), MANIFEST, folder)
+    payload = json.loads((folder / bundle.MANIFEST_FILE).read_text(encoding="utf-8"))
+    edit(payload)  # type: ignore[operator]
+    (folder / bundle.MANIFEST_FILE).write_text(json.dumps(payload), encoding="utf-8")
+
+    with pytest.raises(BundleError, match=message):
+        bundle.load(folder)
 
 
 def test_save_adds_checksum_libraries_and_format(tmp_path: Path) -> None:
@@ -57,25 +128,27 @@ def test_save_adds_checksum_libraries_and_format(tmp_path: Path) -> None:
 
     manifest = bundle.read_manifest(folder)
     assert manifest == saved.manifest
-    assert manifest["format_version"] == bundle.FORMAT_VERSION
-    assert manifest["model_file"] == bundle.MODEL_FILE
-    assert manifest["model_sha256"] == bundle.file_sha256(folder / bundle.MODEL_FILE)
-    assert {"python", "numpy", "scikit-learn", "joblib"} <= set(manifest["libraries"])
-    assert "model_hmac" not in manifest
+    assert manifest.schema_version == bundle.SCHEMA_VERSION
+    assert manifest.model.kind == bundle.MODEL_KIND
+    assert manifest.model.files == {
+        bundle.MODEL_FILE: bundle.file_sha256(folder / bundle.MODEL_FILE)
+    }
+    assert {"python", "numpy", "scikit-learn", "joblib"} <= set(manifest.libraries)
+    assert not (folder / bundle.SIGNATURE_FILE).exists()
 
 
 def test_save_replaces_folder_without_leftovers(tmp_path: Path) -> None:
     parent = tmp_path / "models"
     folder = parent / "churn"
-    bundle.save(_model(0), {"run": 1}, folder)
+    bundle.save(_model(0), _manifest(name="first"), folder)
     (folder / "stray.txt").write_text("from an older bundle", encoding="utf-8")
 
-    bundle.save(_model(1), {"run": 2}, folder)
+    bundle.save(_model(1), _manifest(name="second"), folder)
 
     assert [p.name for p in parent.iterdir()] == ["churn"]
     assert sorted(p.name for p in folder.iterdir()) == [bundle.MANIFEST_FILE, bundle.MODEL_FILE]
     loaded = bundle.load(folder)
-    assert loaded.manifest["run"] == 2
+    assert loaded.manifest.name == "second"
     np.testing.assert_array_equal(loaded.model.coef_, _model(1).coef_)
 
 
@@ -128,22 +201,39 @@ def test_read_manifest_rejects_unreadable_json(tmp_path: Path) -> None:
         bundle.read_manifest(tmp_path)
 
 
-def test_read_manifest_rejects_manifest_without_checksum(tmp_path: Path) -> None:
-    (tmp_path / bundle.MANIFEST_FILE).write_text('{"horizon_days": 90}', encoding="utf-8")
+def test_read_manifest_rejects_manifest_without_model_files(tmp_path: Path) -> None:
+    payload = {**MANIFEST.to_dict(), "model": {"kind": bundle.MODEL_KIND, "files": {}}}
+    (tmp_path / bundle.MANIFEST_FILE).write_text(json.dumps(payload), encoding="utf-8")
 
-    with pytest.raises(BundleError, match=r"lacks model_sha256"):
+    with pytest.raises(BundleError, match=r"model\.files: expected file names with their sha256"):
         bundle.read_manifest(tmp_path)
 
 
-def test_save_with_key_adds_hmac_and_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_save_with_key_signs_the_manifest_and_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(bundle.KEY_VARIABLE, "first-key")
     folder = tmp_path / "m"
     bundle.save(_model(), MANIFEST, folder)
 
-    manifest = bundle.read_manifest(folder)
-    assert isinstance(manifest["model_hmac"], str)
-    assert len(manifest["model_hmac"]) == 64
-    assert bundle.load(folder).manifest["model_hmac"] == manifest["model_hmac"]
+    signature = (folder / bundle.SIGNATURE_FILE).read_text(encoding="utf-8").strip()
+    assert len(signature) == 64
+    assert _mode(folder / bundle.SIGNATURE_FILE) == 0o600
+    assert bundle.load(folder).manifest == bundle.read_manifest(folder)
+
+
+def test_load_with_key_rejects_an_edited_manifest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(bundle.KEY_VARIABLE, "a-key")
+    folder = tmp_path / "m"
+    bundle.save(_model(), MANIFEST, folder)
+    payload = json.loads((folder / bundle.MANIFEST_FILE).read_text(encoding="utf-8"))
+    payload["training"]["label"]["horizon_days"] = 45  # the model file is untouched
+    (folder / bundle.MANIFEST_FILE).write_text(json.dumps(payload), encoding="utf-8")
+
+    with pytest.raises(BundleError, match=r"manifest\.sig is not valid"):
+        bundle.load(folder)
 
 
 def test_load_rejects_hmac_of_another_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -152,7 +242,7 @@ def test_load_rejects_hmac_of_another_key(tmp_path: Path, monkeypatch: pytest.Mo
     bundle.save(_model(), MANIFEST, folder)
     monkeypatch.setenv(bundle.KEY_VARIABLE, "second-key")
 
-    with pytest.raises(BundleError, match=r"model_hmac is not valid for this key"):
+    with pytest.raises(BundleError, match=r"manifest\.sig is not valid for this key"):
         bundle.load(folder)
 
 
@@ -163,35 +253,51 @@ def test_load_with_key_rejects_unsigned_bundle(
     bundle.save(_model(), MANIFEST, folder)
     monkeypatch.setenv(bundle.KEY_VARIABLE, "a-key")
 
-    with pytest.raises(BundleError, match=r"CHURN_BUNDLE_KEY is set but .*model_hmac is missing"):
+    with pytest.raises(
+        BundleError, match=r"CHURN_BUNDLE_KEY is set but .*manifest\.sig is missing"
+    ):
         bundle.load(folder)
 
 
-def test_update_manifest_merges_and_keeps_model_file(tmp_path: Path) -> None:
+def test_update_manifest_replaces_fields_and_keeps_model_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(bundle.KEY_VARIABLE, "a-key")
     folder = tmp_path / "m"
     bundle.save(_model(), MANIFEST, folder)
     model_path = folder / bundle.MODEL_FILE
     before_sha = bundle.file_sha256(model_path)
     before_mtime = model_path.stat().st_mtime_ns
 
-    merged = bundle.update_manifest(folder, {"stage": "champion", "horizon_days": 60})
+    merged = bundle.update_manifest(folder, mlflow={"version": "7"})
 
     assert bundle.file_sha256(model_path) == before_sha
     assert model_path.stat().st_mtime_ns == before_mtime
-    assert merged["stage"] == "champion"
-    assert merged["horizon_days"] == 60
-    assert merged["features"] == MANIFEST["features"]
-    assert merged["model_sha256"] == before_sha
+    assert merged.mlflow == {"version": "7"}
+    assert merged.features == MANIFEST.features
+    assert merged.model.files[bundle.MODEL_FILE] == before_sha
     assert bundle.read_manifest(folder) == merged
     assert _mode(folder / bundle.MANIFEST_FILE) == 0o600
     assert [p.name for p in tmp_path.iterdir()] == ["m"]
-    assert sorted(p.name for p in folder.iterdir()) == [bundle.MANIFEST_FILE, bundle.MODEL_FILE]
-    assert bundle.load(folder).manifest["stage"] == "champion"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        bundle.MANIFEST_FILE,
+        bundle.SIGNATURE_FILE,
+        bundle.MODEL_FILE,
+    ]
+    assert bundle.load(folder).manifest.version == "7"  # the signature was renewed
+
+
+def test_update_manifest_refuses_the_model_fields(tmp_path: Path) -> None:
+    folder = tmp_path / "m"
+    bundle.save(_model(), MANIFEST, folder)
+
+    with pytest.raises(ValueError, match=r"\['model'\] are written by save\(\) only"):
+        bundle.update_manifest(folder, model=MANIFEST.model)
 
 
 def test_update_manifest_rejects_missing_bundle(tmp_path: Path) -> None:
     with pytest.raises(BundleError, match=r"not found"):
-        bundle.update_manifest(tmp_path / "nowhere", {"stage": "champion"})
+        bundle.update_manifest(tmp_path / "nowhere", mlflow={"version": "1"})
 
 
 def test_file_sha256_matches_hashlib(tmp_path: Path) -> None:

@@ -39,3 +39,31 @@ def test_only_tracking_imports_mlflow() -> None:
 @pytest.mark.parametrize("path", LIBRARY, ids=_name)
 def test_library_modules_stay_small(path: Path) -> None:
     assert len(path.read_text(encoding="utf-8").splitlines()) <= MAX_LINES
+
+
+PIPELINES = sorted(p for p in (ROOT / "pipelines").glob("*.py") if p.name != "__init__.py")
+PIPELINE_LINES = 120  # about 100: an entry point composes library stages, it does not do their work
+RUN_LINES = 50  # about 40: run(cfg) reads the config, calls the stages in order, returns a headline
+
+
+def _pipeline(path: Path) -> str:
+    return path.name
+
+
+@pytest.mark.parametrize("path", PIPELINES, ids=_pipeline)
+def test_pipelines_leave_the_computing_to_the_library(path: Path) -> None:
+    assert not _imported(path) & {"pandas", "numpy", "pyarrow", "ibis", "duckdb", "pyspark"}
+
+
+@pytest.mark.parametrize("path", PIPELINES, ids=_pipeline)
+def test_pipelines_stay_short(path: Path) -> None:
+    source = path.read_text(encoding="utf-8")
+    assert len(source.splitlines()) <= PIPELINE_LINES
+    runs = [
+        node
+        for node in ast.parse(source).body
+        if isinstance(node, ast.FunctionDef) and node.name == "run"
+    ]
+    for node in runs:
+        assert node.end_lineno is not None
+        assert node.end_lineno - node.lineno + 1 <= RUN_LINES

@@ -113,3 +113,18 @@ class Config:
 
     def validate(self) -> None:
         """Raise ConfigError for values that cannot work together (none by default)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-ready mapping (tuples as lists) that ``from_mapping`` accepts."""
+        return {
+            f.name: _plain(getattr(self, f.name))
+            for f in dataclasses.fields(self)  # type: ignore[arg-type]
+        }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value

@@ -8,12 +8,14 @@ group) permissions.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -82,3 +84,19 @@ def _set_modes(root: Path, *, private: bool) -> None:
             os.chmod(Path(dirpath) / name, dir_mode)
         for name in filenames:
             os.chmod(Path(dirpath) / name, file_mode)
+
+
+def canonical_json(payload: Mapping[str, Any]) -> str:
+    """``payload`` as canonical JSON: sorted keys, fixed separators and indent, a final newline.
+
+    The same content always gives the same text, so a digest or signature over it is stable.
+    """
+    return json.dumps(payload, indent=2, sort_keys=True, separators=(",", ": "), default=str) + "\n"
+
+
+def write_json(
+    path: str | os.PathLike[str], payload: Mapping[str, Any], *, private: bool = True
+) -> None:
+    """Write ``payload`` as canonical JSON, atomically."""
+    with atomic_file(path, private=private) as tmp:
+        tmp.write_text(canonical_json(payload), encoding="utf-8")

@@ -17,14 +17,19 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from churn import baselines, calibration, evaluation, model, monitoring
-from churn.errors import DataError
+from churn.errors import ConfigError, DataError
+from churn.features import FeatureConfig
+from churn.labels import LabelConfig
 from churn.timing import Stopwatch
+
+if TYPE_CHECKING:
+    from churn import promotion
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +52,35 @@ class TrainConfig:
     top_fractions: tuple[float, ...] = (0.05, 0.1, 0.2)
     ece_bins: int = 10
     reference_bins: int = 10
+
+    @classmethod
+    def from_settings(
+        cls,
+        label: LabelConfig,
+        features: FeatureConfig,
+        *,
+        calibration_method: str,
+        train: Mapping[str, Any],
+    ) -> TrainConfig:
+        """The recipe's settings from the label and feature configs and the ``train`` node.
+
+        Raises:
+            ConfigError: an unknown calibration method or a value of the wrong kind.
+        """
+        try:
+            return cls(
+                horizon_days=label.horizon_days,
+                step_days=label.step_days,
+                calibration_method=calibration.validate_method(calibration_method),
+                max_customers=train.get("max_customers"),
+                btyd_time_unit_days=features.btyd_time_unit_days,
+                btyd_penalizer=features.btyd_penalizer,
+                top_fractions=tuple(float(f) for f in train.get("top_fractions", (0.05, 0.1, 0.2))),
+                ece_bins=int(train.get("ece_bins", 10)),
+                reference_bins=int(train.get("reference_bins", 10)),
+            )
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"train: expected numbers for its settings; {err}") from err
 
 
 @dataclass
@@ -351,3 +385,19 @@ def plot_outcome(
         name: evaluation.save_figure(fig, directory / f"{name}.png")
         for name, fig in figures.items()
     }
+
+
+def log_headline(
+    outcome: TrainingOutcome, path: Path, decision: promotion.Decision, seconds: float
+) -> None:
+    """One INFO line: where the bundle went, the test metrics and the promotion decision."""
+    metrics = outcome.metrics
+    log.info(
+        "trained in %.1f s; bundle %s; test ROC-AUC %.4f, Brier %.4f, ECE %.4f; %s",
+        seconds,
+        path,
+        metrics.get("test/roc_auc", float("nan")),
+        metrics.get("test/brier", float("nan")),
+        metrics.get("test/ece", float("nan")),
+        "champion" if decision.promote else "not promoted: " + "; ".join(decision.reasons),
+    )

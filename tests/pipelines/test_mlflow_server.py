@@ -120,7 +120,7 @@ def test_train_against_server_then_score_from_registry(
     mlflow.set_tracking_uri(server)
     mlflow.set_registry_uri(server)
     model = mlflow.pyfunc.load_model("models:/churn@champion")
-    features = [f["name"] for f in bundle.read_manifest(result.model_dir)["features"]]
+    features = bundle.read_manifest(result.model_dir).feature_names
     rows = small_training_table[features].head(50)
     local = bundle.load(result.model_dir).model.predict_proba(rows)
     assert abs(model.predict(rows) - local).max() < 1e-9
@@ -162,4 +162,4 @@ def test_train_with_server_down_keeps_the_bundle(
     )
     with pytest.raises(TrackingError, match="the bundle was written to"):
         train.run(cfg)
-    assert bundle.load(tmp_path / "models" / "churn").manifest["horizon_days"] == 90
+    assert bundle.load(tmp_path / "models" / "churn").manifest.horizon_days == 90

@@ -68,23 +68,26 @@ def test_train_run_writes_the_bundle(first: train.TrainResult, work: Path) -> No
     assert first.model_dir == work / "models" / "churn"
     loaded = bundle.load(first.model_dir)
     manifest = loaded.manifest
-    assert manifest["horizon_days"] == 90
-    assert manifest["model_sha256"] == bundle.file_sha256(first.model_dir / "model.joblib")
-    features = [f["name"] for f in manifest["features"]]
+    assert manifest.horizon_days == 90
+    assert manifest.model.files["model.joblib"] == bundle.file_sha256(
+        first.model_dir / "model.joblib"
+    )
+    features = manifest.feature_names
     assert "recency_days" in features
     assert "customer_id" not in features
-    assert {f["dtype"] for f in manifest["features"]} <= {"float64", "int64", "str", "string"}
-    assert set(manifest["reference_distributions"]) == {*features, "churn_probability"}
-    assert manifest["evaluation"]["target"] == manifest["deployment"]["calibration"]
-    assert manifest["deployment"]["target"] == manifest["data_end"]
-    assert manifest["metrics"]["test/roc_auc"] == pytest.approx(first.metrics["test/roc_auc"])
-    assert "test/oracle/roc_auc" in manifest["metrics"]  # demo data: the oracle is reported
-    assert manifest["data_fingerprint"]["rows"] > 0
-    assert manifest["config"]["label"]["horizon_days"] == 90
-    assert {"lightgbm", "scikit-learn", "python"} <= set(manifest["libraries"])
-    assert manifest["mlflow"]["version"] == "1"
-    assert set(manifest["mlflow"]["aliases"]) == {"challenger", "champion"}
-    latest = pd.DataFrame(json.loads(json.dumps(manifest["features"])))
+    assert {f.dtype for f in manifest.features} <= {"float64", "int64", "str", "string"}
+    assert set(manifest.reference_distributions) == {*features, "churn_probability"}
+    assert manifest.evaluation["target"] == manifest.deployment["calibration"]
+    assert manifest.deployment["target"] == manifest.data_end
+    assert manifest.metrics["test/roc_auc"] == pytest.approx(first.metrics["test/roc_auc"])
+    assert "test/oracle/roc_auc" in manifest.metrics  # demo data: the oracle is reported
+    assert manifest.data_fingerprint["rows"] > 0
+    assert manifest.training.horizon_days == 90
+    assert {"lightgbm", "scikit-learn", "python"} <= set(manifest.libraries)
+    assert manifest.mlflow is not None
+    assert manifest.mlflow["version"] == "1"
+    assert set(manifest.mlflow["aliases"]) == {"challenger", "champion"}
+    latest = pd.DataFrame(json.loads(json.dumps(manifest.to_dict()["features"])))
     assert len(latest) == len(features)
     assert {"load", "training_table", "evaluation_fit", "deployment_fit", "tracking"} <= set(
         first.seconds
@@ -127,7 +130,7 @@ def test_train_registered_model_predicts_probabilities(
     mlflow.set_tracking_uri(f"sqlite:///{work}/mlflow.db")
     mlflow.set_registry_uri(f"sqlite:///{work}/mlflow.db")
     loaded = mlflow.pyfunc.load_model("models:/churn@champion")
-    features = [f["name"] for f in bundle.read_manifest(first.model_dir)["features"]]
+    features = bundle.read_manifest(first.model_dir).feature_names
     rows = small_training_table[features].head(20)
 
     proba = loaded.predict(rows)
@@ -157,8 +160,8 @@ def test_train_registry_bundle_download(first: train.TrainResult, work: Path) ->
     finally:
         os.chdir(cwd)
     assert (
-        bundle.load(folder).manifest["model_sha256"]
-        == (bundle.read_manifest(first.model_dir)["model_sha256"])
+        bundle.load(folder).manifest.model.digest
+        == bundle.read_manifest(first.model_dir).model.digest
     )
 
 
@@ -209,7 +212,7 @@ def test_train_unreachable_tracking_keeps_the_bundle(
     else:
         with pytest.raises(TrackingError, match=r"127\.0\.0\.1.*the bundle was written to"):
             train.run(cfg)
-    assert bundle.load(tmp_path / "models" / "churn").manifest["horizon_days"] == 90
+    assert bundle.load(tmp_path / "models" / "churn").manifest.horizon_days == 90
 
 
 def test_train_without_tracking(small_demo_dir: Path, tmp_path: Path) -> None:
@@ -220,8 +223,8 @@ def test_train_without_tracking(small_demo_dir: Path, tmp_path: Path) -> None:
     assert result.run is None
     assert not (tmp_path / "mlflow.db").exists()
     manifest = bundle.read_manifest(result.model_dir)
-    assert manifest["calibration"] == "sigmoid"
-    assert "mlflow" not in manifest
+    assert manifest.training.calibration == "sigmoid"
+    assert manifest.mlflow is None
 
 
 def test_train_too_little_history(small_demo_dir: Path, tmp_path: Path) -> None:

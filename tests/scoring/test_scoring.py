@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 
 from churn import scoring
+from churn.bundle import FeatureSpec
 from churn.errors import BundleError, ConfigError
 
 TIERS = scoring.TierConfig()
@@ -71,13 +72,11 @@ def test_tier_config_invalid(values: dict[str, object], message: str) -> None:
         scoring.TierConfig.from_mapping(values)
 
 
-MANIFEST = {
-    "features": [
-        {"name": "recency_days", "dtype": "float64"},
-        {"name": "frequency", "dtype": "int64"},
-        {"name": "lifecycle_stage", "dtype": "str"},
-    ]
-}
+SCHEMA = (
+    FeatureSpec("recency_days", "float64"),
+    FeatureSpec("frequency", "int64"),
+    FeatureSpec("lifecycle_stage", "str"),
+)
 
 
 def test_check_schema_accepts_same_kinds() -> None:
@@ -90,17 +89,17 @@ def test_check_schema_accepts_same_kinds() -> None:
             "extra": [0.0],
         }
     )
-    assert scoring.check_schema(frame, MANIFEST) == ["recency_days", "frequency", "lifecycle_stage"]
+    assert scoring.check_schema(frame, SCHEMA) == ["recency_days", "frequency", "lifecycle_stage"]
 
 
 def test_check_schema_mismatch() -> None:
     frame = pd.DataFrame({"recency_days": [1.0], "frequency": [2.0], "lifecycle_stage": ["new"]})
     with pytest.raises(BundleError, match="frequency: trained int64, now float64"):
-        scoring.check_schema(frame, MANIFEST)
+        scoring.check_schema(frame, SCHEMA)
     with pytest.raises(BundleError, match=r"expects \['lifecycle_stage'\]"):
-        scoring.check_schema(frame.drop(columns="lifecycle_stage"), MANIFEST)
+        scoring.check_schema(frame.drop(columns="lifecycle_stage"), SCHEMA)
     with pytest.raises(BundleError, match="lists no features"):
-        scoring.check_schema(frame, {"features": []})
+        scoring.check_schema(frame, ())
 
 
 def test_account_for_customers_every_id_once() -> None:

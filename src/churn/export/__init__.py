@@ -17,8 +17,9 @@ from churn.export.files import (
     read_suppression,
     recently_offered,
     write_exports,
+    write_run,
 )
-from churn.export.manifest import build_manifest
+from churn.export.manifest import ExportManifest, ScoredWith, build_manifest
 
 __all__ = [
     "AT_RISK_CSV",
@@ -28,6 +29,8 @@ __all__ = [
     "REJECTS",
     "SCORES",
     "DatabaseConfig",
+    "ExportManifest",
+    "ScoredWith",
     "build_manifest",
     "engine_url",
     "export_folder",
@@ -36,4 +39,5 @@ __all__ = [
     "table_for",
     "write_at_risk",
     "write_exports",
+    "write_run",
 ]

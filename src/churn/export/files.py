@@ -9,18 +9,21 @@ same as-of date replaces it, and it is readable by its owner only (customer data
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from churn.errors import DataError
-from churn.files import atomic_directory
+from churn.files import atomic_directory, canonical_json
+
+if TYPE_CHECKING:
+    from churn.export.manifest import ExportManifest
+    from churn.scoring import ScoringRun
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +46,7 @@ def write_exports(
     scores: pd.DataFrame | None,
     at_risk: pd.DataFrame,
     rejects: pd.DataFrame,
-    manifest: Mapping[str, Any],
+    manifest: ExportManifest | Mapping[str, Any],
     extra: Callable[[Path], None] | None = None,
 ) -> Path:
     """Write the export folder atomically, replacing an earlier one for the same as-of date.
@@ -52,6 +55,7 @@ def write_exports(
     partitioned datasets); ``scores`` may then be None when ``extra`` writes them.
     """
     final = Path(folder)
+    payload = manifest if isinstance(manifest, Mapping) else manifest.to_dict()
     with atomic_directory(final) as tmp:
         if extra is not None:
             extra(tmp)
@@ -60,17 +64,27 @@ def write_exports(
         at_risk.to_parquet(tmp / AT_RISK_PARQUET, index=False)
         at_risk.to_csv(tmp / AT_RISK_CSV, index=False, encoding="utf-8")
         rejects.to_csv(tmp / REJECTS, index=False, encoding="utf-8")
-        (tmp / MANIFEST).write_text(
-            json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8"
-        )
+        (tmp / MANIFEST).write_text(canonical_json(payload), encoding="utf-8")
     log.info(
         "exports written to %s: %s customers, %d on the at-risk list, %d rejected",
         final,
-        len(scores) if scores is not None else manifest.get("counts", {}).get("customers"),
+        len(scores) if scores is not None else payload.get("counts", {}).get("customers"),
         len(at_risk),
         len(rejects),
     )
     return final
+
+
+def write_run(folder: str | os.PathLike[str], run: ScoringRun, manifest: ExportManifest) -> Path:
+    """Write one scoring run's export folder (:func:`write_exports`) with its manifest."""
+    return write_exports(
+        folder,
+        scores=run.scores,
+        at_risk=run.outcome.at_risk,
+        rejects=run.population.rejects,
+        manifest=manifest,
+        extra=run.write_extra,
+    )
 
 
 def recently_offered(

@@ -1,87 +1,175 @@
-"""The export's ``manifest.json``: what was scored, with which model, and what came of it."""
+"""The export's ``manifest.json`` as a typed record: what was scored, with which model, and what
+came of it. Written as canonical JSON (sorted keys, fixed separators)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from churn.data import Dataset, fingerprint
+from churn.errors import ExportError
 
 if TYPE_CHECKING:
-    from churn.scoring import ScoreOptions, ScoringOutcome
+    from churn.bundle import Manifest
+    from churn.scoring import ScoreOptions, ScoringRun
 
 log = logging.getLogger(__name__)
 
 TEST_METRICS = ("roc_auc", "brier", "ece")
+EXPORT_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ScoredWith:
+    """The model an export was scored with."""
+
+    version: str
+    source: str
+    sha256: str
+    data_end: str
+    horizon_days: int
+    test_metrics: Mapping[str, float | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExportManifest:
+    """An export folder's manifest (``exports/<as_of>/manifest.json``)."""
+
+    as_of: str
+    data_end: str
+    created_at: str
+    model: ScoredWith
+    counts: Mapping[str, Any]
+    input: Mapping[str, Any]
+    tiers: Mapping[str, Any]
+    offers: Mapping[str, Any]
+    drift: Mapping[str, Any]
+    drift_by_column: tuple[Mapping[str, Any], ...] = ()
+    seconds: Mapping[str, float] = field(default_factory=dict)
+    schema_version: int = EXPORT_SCHEMA_VERSION
+
+    def with_updates(self, **changes: Any) -> ExportManifest:
+        """A copy with some fields replaced (e.g. the stage timings before writing)."""
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready; :meth:`from_dict` gives the same manifest back."""
+        model = self.model
+        return {
+            "schema_version": self.schema_version,
+            "as_of": self.as_of,
+            "data_end": self.data_end,
+            "created_at": self.created_at,
+            "model": {
+                "version": model.version,
+                "source": model.source,
+                "sha256": model.sha256,
+                "data_end": model.data_end,
+                "horizon_days": model.horizon_days,
+                "test_metrics": dict(model.test_metrics),
+            },
+            "counts": dict(self.counts),
+            "input": dict(self.input),
+            "tiers": dict(self.tiers),
+            "offers": dict(self.offers),
+            "drift": dict(self.drift),
+            "drift_by_column": [dict(row) for row in self.drift_by_column],
+            "seconds": dict(self.seconds),
+        }
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], *, where: str = "manifest") -> ExportManifest:
+        """The manifest from its JSON form.
+
+        Raises:
+            ExportError: another schema version or a missing field (named).
+        """
+        version = values.get("schema_version") if isinstance(values, Mapping) else None
+        if version != EXPORT_SCHEMA_VERSION:
+            raise ExportError(
+                f"{where}: expected schema_version {EXPORT_SCHEMA_VERSION}; got {version!r} "
+                "(an export from another release: score the date again)"
+            )
+        try:
+            model = values["model"]
+            return cls(
+                as_of=str(values["as_of"]),
+                data_end=str(values["data_end"]),
+                created_at=str(values["created_at"]),
+                model=ScoredWith(
+                    version=str(model["version"]),
+                    source=str(model["source"]),
+                    sha256=str(model["sha256"]),
+                    data_end=str(model["data_end"]),
+                    horizon_days=int(model["horizon_days"]),
+                    test_metrics=dict(model.get("test_metrics") or {}),
+                ),
+                counts=dict(values["counts"]),
+                input=dict(values["input"]),
+                tiers=dict(values["tiers"]),
+                offers=dict(values["offers"]),
+                drift=dict(values["drift"]),
+                drift_by_column=tuple(dict(r) for r in values.get("drift_by_column") or ()),
+                seconds=dict(values.get("seconds") or {}),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise ExportError(f"{where}: a field is missing or malformed: {err}") from err
 
 
 def build_manifest(
+    run: ScoringRun,
     *,
-    as_of: pd.Timestamp,
-    end: pd.Timestamp,
-    bundle_manifest: Mapping[str, Any],
-    version: str,
+    bundle: Manifest,
     source: str,
-    outcome: ScoringOutcome,
-    rejects: pd.DataFrame,
     dataset: Dataset,
     options: ScoreOptions,
-    drift: Mapping[str, Any],
-    tiers: Mapping[str, Any],
-    suppressed: int,
-    cooled: int,
-) -> dict[str, Any]:
-    """The manifest of one export folder, JSON-ready.
+) -> ExportManifest:
+    """The manifest of one scoring run's export folder.
 
     Args:
-        as_of: the as-of date.
-        end: the data end.
-        bundle_manifest: the scoring bundle's manifest.
-        version: the model version (the registry's, or the start of the model's digest).
+        run: the scoring run.
+        bundle: the manifest of the bundle it scored with.
         source: where the bundle came from (``bundle`` or ``registry``).
-        outcome: the scoring run's result.
-        rejects: the customers that could not be scored, with a reason.
         dataset: the loaded input (its fingerprint and row counts).
         options: the validated scoring options.
-        drift: the drift summary.
-        tiers: the tier config as given.
-        suppressed: how many customers the suppression list holds.
-        cooled: how many customers were in the cooldown.
     """
+    outcome, people = run.outcome, run.population
     offer_config, thresholds = options.offers, options.thresholds
-    metrics = bundle_manifest.get("metrics", {})
-    return {
-        "as_of": str(as_of.date()),
-        "data_end": str(end.date()),
-        "created_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
-        "model": {
-            "version": version,
-            "source": source,
-            "sha256": bundle_manifest["model_sha256"],
-            "data_end": bundle_manifest.get("data_end"),
-            "horizon_days": bundle_manifest["horizon_days"],
-            "test_metrics": {k: metrics.get(f"test/{k}") for k in TEST_METRICS},
-        },
-        "counts": {**outcome.counts, "rejected_customers": len(rejects)},
-        "input": {
+    return ExportManifest(
+        as_of=str(run.as_of.date()),
+        data_end=str(run.data_end.date()),
+        created_at=pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+        model=ScoredWith(
+            version=run.model_version,
+            source=source,
+            sha256=bundle.model.digest,
+            data_end=bundle.data_end,
+            horizon_days=bundle.horizon_days,
+            test_metrics={k: bundle.metrics.get(f"test/{k}") for k in TEST_METRICS},
+        ),
+        counts={**outcome.counts, "rejected_customers": len(people.rejects)},
+        input={
             "fingerprint": fingerprint(dataset.transactions),
             "rows": {
                 name: {"input": r.input_rows, "used": r.used_rows, "rejected": r.rejected_rows}
                 for name, r in dataset.reports.items()
             },
         },
-        "tiers": dict(tiers),
-        "offers": {
+        tiers=options.tiers.to_dict(),
+        offers={
             "budget": offer_config.budget,
             "budget_used": outcome.assignment.budget_used,
             "control_fraction": offer_config.control_fraction,
             "cooldown_days": offer_config.cooldown_days,
-            "suppressed": suppressed,
-            "in_cooldown": cooled,
+            "suppressed": len(people.suppressed),
+            "in_cooldown": len(people.cooled),
         },
-        "drift": {**drift, "thresholds": {"warn": thresholds.warn, "flag": thresholds.flag}},
-        "drift_by_column": outcome.drift.to_dict("records"),
-    }
+        drift={**run.drift, "thresholds": {"warn": thresholds.warn, "flag": thresholds.flag}},
+        drift_by_column=tuple(
+            {str(k): v for k, v in row.items()} for row in outcome.drift.to_dict("records")
+        ),
+    )

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from churn.config import build
+from churn.config import Config, build
 from churn.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -18,8 +18,10 @@ MAX_ACTIVE_PERIODS = 62
 
 
 @dataclass(frozen=True)
-class FeatureConfig:
+class FeatureConfig(Config):
     """Window lengths and switches of the feature set (``conf/features``)."""
+
+    section: ClassVar[str] = "features"
 
     windows: tuple[int, ...] = (30, 90, 180, 365)
     trend_days: int = 90

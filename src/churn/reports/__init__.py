@@ -7,6 +7,14 @@ frequent reasons per tier, drift flags) and a model card (training window and cu
 metrics against the baselines, reliability diagram, cumulative gain chart).
 """
 
+from churn.reports.build import (
+    FREQS,
+    LatestExport,
+    ReportConfig,
+    build_report,
+    latest_export,
+    model_card,
+)
 from churn.reports.figures import (
     figure_uri,
     file_uri,
@@ -19,10 +27,16 @@ from churn.reports.html import ReportData, render
 from churn.reports.summaries import TIER_ORDER, offer_plan, reason_kind, top_reasons_by_tier
 
 __all__ = [
+    "FREQS",
     "TIER_ORDER",
+    "LatestExport",
+    "ReportConfig",
     "ReportData",
+    "build_report",
     "figure_uri",
     "file_uri",
+    "latest_export",
+    "model_card",
     "offer_plan",
     "plot_cohort_heatmap",
     "plot_kpi_trends",

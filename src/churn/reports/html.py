@@ -8,7 +8,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,10 @@ from churn.reports.figures import (
     plot_value_at_risk,
 )
 from churn.reports.summaries import TIER_ORDER, offer_plan, top_reasons_by_tier
+
+if TYPE_CHECKING:
+    from churn.bundle import Manifest
+    from churn.export.manifest import ExportManifest
 
 log = logging.getLogger(__name__)
 _CSS = """
@@ -67,9 +71,9 @@ class ReportData:
     curve: pd.Series
     nps_value: float | None = None
     nps_groups: pd.DataFrame | None = None
-    scoring: Mapping[str, Any] | None = None
+    scoring: ExportManifest | None = None
     at_risk: pd.DataFrame | None = None
-    model: Mapping[str, Any] | None = None
+    model: Manifest | None = None
     model_plots: Mapping[str, Path] = field(default_factory=dict)
     churn_after_days: int = 90
     data_end: pd.Timestamp | None = None
@@ -243,7 +247,7 @@ def _scoring_section(data: ReportData) -> str:
             "<code>python -m pipelines.score</code> first.</p></section>"
         )
     manifest = data.scoring
-    counts = manifest.get("counts", {})
+    counts = manifest.counts
     by_tier = (
         pd.DataFrame(
             {
@@ -255,9 +259,9 @@ def _scoring_section(data: ReportData) -> str:
         .fillna(0.0)
     )
     status = counts.get("by_status", {})
-    offers_info = manifest.get("offers", {})
+    offers_info = manifest.offers
     cards = [
-        ("as-of date", str(manifest.get("as_of"))),
+        ("as-of date", manifest.as_of),
         ("customers scored", _fmt(status.get("scored", 0), "int")),
         ("lapsed (win-back targets)", _fmt(status.get("lapsed", 0), "int")),
         ("never bought (onboarding)", _fmt(status.get("no_purchase", 0), "int")),
@@ -268,7 +272,7 @@ def _scoring_section(data: ReportData) -> str:
             f"{_fmt(offers_info.get('budget'), 'money')}",
         ),
     ]
-    drift_rows = [r for r in manifest.get("drift_by_column", []) if r.get("status") != "ok"]
+    drift_rows = [r for r in manifest.drift_by_column if r.get("status") != "ok"]
     if drift_rows:
         drift = _table(
             pd.DataFrame(drift_rows)[["column", "psi", "status"]].set_index("column"),
@@ -278,7 +282,7 @@ def _scoring_section(data: ReportData) -> str:
     else:
         drift = (
             "<p class='ok'>No drift: every feature and the score are within the warning level "
-            f"(PSI {manifest.get('drift', {}).get('thresholds', {}).get('warn', 0.1)}) of the "
+            f"(PSI {manifest.drift.get('thresholds', {}).get('warn', 0.1)}) of the "
             "training data.</p>"
         )
     reasons = top_reasons_by_tier(data.at_risk)
@@ -310,9 +314,7 @@ def _model_section(data: ReportData) -> str:
     model = data.model
     if model is None:
         return "<section><h2>Model card</h2><p>No trained model found.</p></section>"
-    evaluation = model.get("evaluation", {})
-    deployment = model.get("deployment", {})
-    metrics = model.get("metrics", {})
+    metrics = model.metrics
     scorers = {
         "model (calibrated LightGBM)": "test",
         "recency baseline": "test/recency",
@@ -340,13 +342,13 @@ def _model_section(data: ReportData) -> str:
     facts = pd.DataFrame(
         {
             "value": [
-                str(model.get("created_at")),
-                str(model.get("data_end")),
-                f"churn = no purchase in the next {model.get('horizon_days')} days",
-                _recipe(evaluation, test=True),
-                _recipe(deployment, test=False),
-                str(model.get("calibration")),
-                str((model.get("mlflow") or {}).get("version", "not registered")),
+                model.created_at,
+                model.data_end,
+                f"churn = no purchase in the next {model.horizon_days} days",
+                _recipe(model.evaluation, test=True),
+                _recipe(model.deployment, test=False),
+                model.training.calibration,
+                str((model.mlflow or {}).get("version", "not registered")),
             ]
         },
         index=[

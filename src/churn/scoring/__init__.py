@@ -21,6 +21,7 @@ from churn.scoring.options import ScoreOptions
 from churn.scoring.population import Population, account_for_customers, buyers_before, population_at
 from churn.scoring.predict import explain, predict
 from churn.scoring.rows import AT_RISK_COLUMNS, SCORE_COLUMNS, at_risk_list
+from churn.scoring.run import ScoringRun, log_headline, score_dataset
 from churn.scoring.schema import check_schema
 from churn.scoring.settings import ScoreConfig, ScoringOutcome
 from churn.scoring.spark import (
@@ -43,6 +44,7 @@ __all__ = [
     "ScoreConfig",
     "ScoreOptions",
     "ScoringOutcome",
+    "ScoringRun",
     "TierConfig",
     "account_for_customers",
     "assign_tiers",
@@ -52,12 +54,14 @@ __all__ = [
     "drift_of",
     "explain",
     "features_on_spark",
+    "log_headline",
     "plan_offers",
     "population_at",
     "predict",
     "resolve_as_of",
     "score",
     "score_batch",
+    "score_dataset",
     "score_distributed",
     "score_on_spark",
     "warn_if_old",

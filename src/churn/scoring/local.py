@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from churn import monitoring, offers
+from churn.bundle import Manifest
 from churn.scoring.predict import explain, predict
-from churn.scoring.rows import SCORE_COLUMNS, _customer_rows, _summary, at_risk_list, in_population
+from churn.scoring.rows import (
+    SCORE_COLUMNS,
+    _customer_rows,
+    at_risk_list,
+    in_population,
+    summary,
+    tally,
+)
 from churn.scoring.schema import check_schema
 from churn.scoring.settings import ScoreConfig, ScoringOutcome
 from churn.scoring.tiers import TierConfig
@@ -22,7 +30,7 @@ log = logging.getLogger(__name__)
 def score(
     features: pd.DataFrame,
     model: Any,
-    manifest: Mapping[str, Any],
+    manifest: Manifest,
     *,
     settings: ScoreConfig,
     tiers: TierConfig,
@@ -49,7 +57,7 @@ def score(
         suppressed: opted-out customer ids.
         cooled: customer ids offered within the cooldown.
     """
-    names = check_schema(features, manifest)
+    names = check_schema(features, manifest.features)
     frame = features.reset_index(drop=True)
     population = in_population(frame, settings.active_within_days)
     p = predict(model, frame[population], names, batch_size=settings.batch_size)
@@ -87,9 +95,8 @@ def score(
 
     at_risk = at_risk_list(customers[on_list])
     scores = customers[SCORE_COLUMNS].reset_index(drop=True)
-    return ScoringOutcome(
-        scores, at_risk, drift, assignment, _summary(scores, at_risk, assignment, offer_config)
-    )
+    counts = summary(tally(scores), at_risk, assignment, offer_config)
+    return ScoringOutcome(scores, at_risk, drift, assignment, counts)
 
 
 def plan_offers(
@@ -143,11 +150,11 @@ def _drift(
     population: pd.DataFrame,
     p: np.ndarray,
     names: Sequence[str],
-    manifest: Mapping[str, Any],
+    manifest: Manifest,
     thresholds: monitoring.DriftConfig,
 ) -> pd.DataFrame:
     """PSI of each feature and of the score against the bundle's training reference."""
-    references = manifest.get("reference_distributions") or {}
+    references = manifest.reference_distributions
     current = population[[c for c in names if c in references]].assign(churn_probability=p)
     if current.empty or not references:
         return pd.DataFrame(columns=monitoring.REPORT_COLUMNS)
@@ -158,13 +165,13 @@ def _drift(
 def drift_of(
     features: pd.DataFrame,
     model: Any,
-    manifest: Mapping[str, Any],
+    manifest: Manifest,
     *,
     settings: ScoreConfig,
     thresholds: monitoring.DriftConfig,
 ) -> pd.DataFrame:
     """The drift report of feature rows (e.g. a sample): population, score, PSI per column."""
-    names = check_schema(features, manifest)
+    names = check_schema(features, manifest.features)
     frame = features.reset_index(drop=True)
     if settings.active_within_days is not None:
         frame = frame[frame["recency_days"].to_numpy() <= settings.active_within_days]

@@ -31,6 +31,30 @@ class ScoreOptions:
     targets: tuple[str, ...]
     database: DatabaseConfig
     distributed: bool
+    seed: int = 0
+    max_model_age_days: int = 90
+    export_dir: str = "exports"
+    customer_id_column: str = "customer_id"
+    fail_on_drift: bool = False
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> ScoreOptions:
+        """Build from a scoring run's whole config (``conf/score.yaml`` as plain values)."""
+        try:
+            return cls.from_mappings(
+                tiers=config["tiers"],
+                offer_values=config["offers"],
+                drift=config["drift"],
+                score=config["score"],
+                targets=list(config["export"]["targets"]),
+                postgres=config["export"]["postgres"],
+                engine_name=str(config["engine"]["name"]),
+                seed=int(config.get("seed", 0)),
+                export_dir=str(config["export"]["dir"]),
+                customer_id_column=str(config["data"]["columns"]["transactions"]["customer_id"]),
+            )
+        except KeyError as err:
+            raise ConfigError(f"score config: expected the section {err}; it is missing") from err
 
     @classmethod
     def from_mappings(
@@ -43,24 +67,30 @@ class ScoreOptions:
         targets: list[str],
         postgres: Mapping[str, Any],
         engine_name: str,
+        seed: int = 0,
+        export_dir: str = "exports",
+        customer_id_column: str = "customer_id",
     ) -> ScoreOptions:
         """Build from the plain config nodes and check the rules between them.
 
         Args:
             tiers: the ``tiers`` node.
             offer_values: the ``offers`` node.
-            drift: ``warn`` and ``flag`` of the ``drift`` node.
+            drift: the ``drift`` node (``warn``, ``flag``, ``fail_on_flag``).
             score: the ``score`` node (``batch_size``, ``reasons_for``, ``distributed``).
             targets: ``export.targets``.
             postgres: ``export.postgres``.
             engine_name: ``engine.name``.
+            seed: the run's seed (the control group draw).
+            export_dir: ``export.dir``, where earlier exports (the cooldown) are.
+            customer_id_column: the transactions' own name of the customer id (``data.columns``).
 
         Raises:
             ConfigError: any option that cannot work, or two that cannot work together.
         """
         tier_config = TierConfig.from_mapping(tiers)
         offer_config = offers.OfferConfig.from_mapping(offer_values, tiers=tier_config.names)
-        thresholds = DriftConfig.from_mapping(drift)
+        thresholds = DriftConfig.from_mapping({k: drift[k] for k in ("warn", "flag") if k in drift})
         reasons_for = score.get("reasons_for")
         if reasons_for not in REASONS_FOR:
             raise ConfigError(
@@ -71,6 +101,7 @@ class ScoreOptions:
                 f"export.targets: expected files and optionally postgres; got {targets}"
             )
         batch_size = _whole_number("score.batch_size", score.get("batch_size"))
+        max_age = _whole_number("score.max_model_age_days", score.get("max_model_age_days", 90))
         if batch_size < 1:
             raise ConfigError(f"score.batch_size: expected >= 1; got {batch_size}")
         database = DatabaseConfig.from_mapping(postgres)
@@ -92,6 +123,11 @@ class ScoreOptions:
             tuple(targets),
             database,
             distributed,
+            int(seed),
+            max_age,
+            str(export_dir),
+            str(customer_id_column),
+            bool(drift.get("fail_on_flag", False)),
         )
 
 

@@ -6,7 +6,7 @@ Defined once and used by both the local and the Spark scorer.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -104,6 +104,34 @@ def buyer_rows(
     )
 
 
+def signup_value(new_values: np.ndarray) -> float:
+    """What a sign-up who never bought is worth: the median value of the new buyers (0 if none)."""
+    values = np.asarray(new_values, dtype=float)
+    values = values[~np.isnan(values)]
+    return float(np.median(values)) if values.size else 0.0
+
+
+def signup_rows(newcomers: Sequence[str], *, value: float) -> pd.DataFrame:
+    """Score rows of known customers without a purchase: status ``no_purchase``, no probability."""
+    n = len(newcomers)
+    return pd.DataFrame(
+        {
+            "customer_id": pd.Series(list(newcomers), dtype="string"),
+            "status": pd.Series(["no_purchase"] * n, dtype="string"),
+            "churn_probability": np.full(n, np.nan),
+            "risk_tier": pd.Series(pd.NA, index=range(n), dtype="string"),
+            "lifecycle_stage": pd.Series(pd.NA, index=range(n), dtype="string"),
+            "value": np.full(n, value),
+            "value_at_risk": np.full(n, np.nan),
+        }
+    )
+
+
+def new_buyer_values(rows: pd.DataFrame) -> np.ndarray:
+    """The values of the buyers in lifecycle stage ``new`` (the sign-up value's basis)."""
+    return rows["value"].to_numpy(dtype=float)[(rows["lifecycle_stage"] == "new").to_numpy(bool)]
+
+
 def _customer_rows(
     frame: pd.DataFrame,
     in_population: np.ndarray,
@@ -119,47 +147,50 @@ def _customer_rows(
         frame, in_population, p, tiers=tiers, horizon_days=settings.horizon_days, margin=margin
     )
     newcomers = sorted(set(map(str, no_purchase)) - set(buyers["customer_id"]))
-    # a sign-up who never bought is worth what a typical new customer is worth
-    new_values = buyers["value"].to_numpy()[(buyers["lifecycle_stage"] == "new").to_numpy(bool)]
-    signups = pd.DataFrame(
-        {
-            "customer_id": pd.Series(newcomers, dtype="string"),
-            "status": pd.Series(["no_purchase"] * len(newcomers), dtype="string"),
-            "churn_probability": np.full(len(newcomers), np.nan),
-            "risk_tier": pd.Series(pd.NA, index=range(len(newcomers)), dtype="string"),
-            "lifecycle_stage": pd.Series(pd.NA, index=range(len(newcomers)), dtype="string"),
-            "value": float(np.median(new_values)) if new_values.size else 0.0,
-            "value_at_risk": np.full(len(newcomers), np.nan),
-        }
-    )
+    signups = signup_rows(newcomers, value=signup_value(new_buyer_values(buyers)))
     rows = pd.concat([buyers, signups], ignore_index=True) if newcomers else buyers
     rows.insert(1, "as_of", settings.as_of)
     return rows
 
 
-def _summary(
-    scores: pd.DataFrame,
+TALLY_COLUMNS = ["status", "risk_tier", "customers", "value_at_risk"]
+
+
+def tally(scores: pd.DataFrame) -> pd.DataFrame:
+    """Customers and value at risk by status and tier: what the run's counts are made from."""
+    grouped = scores.groupby(["status", "risk_tier"], dropna=False)
+    counted = grouped.agg(
+        customers=("status", "size"), value_at_risk=("value_at_risk", "sum")
+    ).reset_index()
+    return counted[TALLY_COLUMNS]
+
+
+def summary(
+    tallied: pd.DataFrame,
     at_risk: pd.DataFrame,
     assignment: offers.Assignment,
     offer_config: offers.OfferConfig,
 ) -> dict[str, Any]:
+    """The run's counts (the export manifest's ``counts``) from its :func:`tally` and list."""
+    tiers = tallied[tallied["risk_tier"].notna()]
     return {
-        "customers": len(scores),
-        "by_status": _counts(scores["status"]),
-        "by_tier": _counts(scores["risk_tier"]),
+        "customers": int(tallied["customers"].sum()),
+        "by_status": _sums(tallied, "status", "customers", int),
+        "by_tier": _sums(tiers, "risk_tier", "customers", int),
         "at_risk": len(at_risk),
         "by_offer": dict(assignment.counts),
         "control_group": int(at_risk["control_group"].sum()),
-        "by_contact_status": _counts(at_risk["contact_status"]),
-        "value_at_risk_by_tier": {
-            str(k): float(v)
-            for k, v in scores.groupby("risk_tier", dropna=True)["value_at_risk"].sum().items()
+        "by_contact_status": {
+            str(k): int(v)
+            for k, v in at_risk["contact_status"].value_counts(dropna=True).sort_index().items()
         },
+        "value_at_risk_by_tier": _sums(tiers, "risk_tier", "value_at_risk", float),
         "budget": offer_config.budget,
         "budget_used": assignment.budget_used,
         "expected_net_benefit": float(at_risk["expected_net_benefit"].sum(skipna=True)),
     }
 
 
-def _counts(column: pd.Series) -> dict[str, int]:
-    return {str(k): int(v) for k, v in column.value_counts(dropna=True).sort_index().items()}
+def _sums(frame: pd.DataFrame, by: str, column: str, kind: type) -> dict[str, Any]:
+    sums = frame.groupby(by, dropna=True)[column].sum().sort_index()
+    return {str(k): kind(v) for k, v in sums.items()}

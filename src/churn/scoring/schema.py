@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Sequence
 
 import pandas as pd
 
+from churn.bundle import FeatureSpec
 from churn.errors import BundleError
 
 log = logging.getLogger(__name__)
 
 
-def check_schema(features: pd.DataFrame, manifest: Mapping[str, Any]) -> list[str]:
-    """The bundle's feature columns, after checking the scoring features have them, same types.
+def check_schema(features: pd.DataFrame, schema: Sequence[FeatureSpec]) -> list[str]:
+    """The bundle's feature columns (``manifest.features``), after checking the scoring features
+    have them, with the same kinds of type.
 
     Raises:
         BundleError: a feature is missing or has another dtype than at training.
     """
-    expected = {f["name"]: str(f["dtype"]) for f in manifest.get("features", [])}
+    expected = {f.name: f.dtype for f in schema}
     if not expected:
         raise BundleError("check_schema: the bundle's manifest lists no features")
     missing = [name for name in expected if name not in features.columns]

@@ -26,11 +26,22 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from churn import monitoring, offers
+from churn.bundle import Manifest
 from churn.errors import BundleError, ConfigError
 from churn.features import FeatureConfig, feature_query, finish_features, fit_btyd
 from churn.scoring.local import drift_of, plan_offers
 from churn.scoring.predict import explain
-from churn.scoring.rows import SCORE_COLUMNS, at_risk_list, buyer_rows, in_population
+from churn.scoring.rows import (
+    SCORE_COLUMNS,
+    TALLY_COLUMNS,
+    at_risk_list,
+    buyer_rows,
+    in_population,
+    signup_rows,
+    signup_value,
+    summary,
+    tally,
+)
 from churn.scoring.settings import ScoreConfig, ScoringOutcome
 from churn.scoring.tiers import TierConfig
 
@@ -149,7 +160,7 @@ def features_on_spark(
 def score_on_spark(
     features: Any,
     model: Any,
-    manifest: Mapping[str, Any],
+    manifest: Manifest,
     *,
     tiers: TierConfig,
     margin: float,
@@ -176,16 +187,15 @@ def score_on_spark(
     """
     if tiers.method != "thresholds":
         raise ConfigError("score on Spark: tiers.method must be thresholds (quantiles need a rank)")
-    expected = {f["name"]: str(f["dtype"]) for f in manifest.get("features", [])}
+    expected = {f.name: f.dtype for f in manifest.features}
     missing = [name for name in expected if name not in features.columns]
     if finish is not None:
         missing = []  # the features are finished in each partition, then checked there
     if missing:
         raise BundleError(f"feature schema mismatch: the Spark features lack {missing}")
     names = list(expected)
-    label = manifest.get("config", {}).get("label", {})
-    horizon = int(manifest["horizon_days"])
-    active = label.get("active_within_days")
+    horizon = manifest.horizon_days
+    active = manifest.training.active_within_days
     dtypes = {k: ("string" if v in ("str", "string", "object") else v) for k, v in expected.items()}
     session = features.sparkSession
     shared = session.sparkContext.broadcast(model)
@@ -245,7 +255,7 @@ def score_distributed(
     features: Any,
     finish: Finish,
     model: Any,
-    manifest: Mapping[str, Any],
+    manifest: Manifest,
     *,
     settings: ScoreConfig,
     tiers: TierConfig,
@@ -265,7 +275,6 @@ def score_distributed(
     returned too and cached, holds them) and the sign-ups who never bought, as score rows, for
     :func:`write_scores`.
     """
-    from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
 
     scored = score_on_spark(
         features,
@@ -282,18 +291,8 @@ def score_distributed(
     ).toPandas()
     log.info("spark: %d buyers scored; %d at-risk or offer-eligible", buyers, len(candidates))
     newcomers = sorted(set(map(str, no_purchase)) - set(candidates["customer_id"]))
-    median_new = scored.filter(scored.lifecycle_stage == "new").agg(F.median("value")).first()[0]
-    extra = pd.DataFrame(
-        {
-            "customer_id": newcomers,
-            "status": "no_purchase",
-            "churn_probability": np.nan,
-            "risk_tier": pd.Series([pd.NA] * len(newcomers), dtype="string"),
-            "lifecycle_stage": pd.Series([pd.NA] * len(newcomers), dtype="string"),
-            "value": float(median_new) if median_new is not None else 0.0,
-            "value_at_risk": np.nan,
-        }
-    )
+    new_values = scored.filter(scored.lifecycle_stage == "new").select("value").toPandas()
+    extra = signup_rows(newcomers, value=signup_value(new_values["value"].to_numpy()))
     customers = pd.concat([candidates.drop(columns="eligible"), extra], ignore_index=True).astype(
         {"status": "string", "risk_tier": "string", "lifecycle_stage": "string"}
     )
@@ -314,44 +313,22 @@ def score_distributed(
     drift = drift_of(
         finish(sample.toPandas()), model, manifest, settings=settings, thresholds=thresholds
     )
-    counts = _spark_counts(scored, len(newcomers), at_risk, assignment, offer_config)
+    counts = summary(_spark_tally(scored, extra), at_risk, assignment, offer_config)
     empty = pd.DataFrame(columns=SCORE_COLUMNS)
     signups = extra.assign(as_of=settings.as_of)[SCORE_COLUMNS]
     return ScoringOutcome(empty, at_risk, drift, assignment, counts), scored, signups
 
 
-def _spark_counts(
-    scored: Any,
-    newcomers: int,
-    at_risk: pd.DataFrame,
-    assignment: offers.Assignment,
-    offer_config: offers.OfferConfig,
-) -> dict[str, Any]:
-    """The manifest's counts, aggregated on Spark (the same keys as the local scorer's)."""
+def _spark_tally(scored: Any, signups: pd.DataFrame) -> pd.DataFrame:
+    """:func:`churn.scoring.rows.tally` of the Spark scores, with the sign-ups' rows added."""
     from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
 
-    status = {r["status"]: int(r["count"]) for r in scored.groupBy("status").count().collect()}
-    if newcomers:
-        status["no_purchase"] = newcomers
-    tiers = scored.filter(scored.risk_tier.isNotNull()).groupBy("risk_tier")
-    rows = tiers.agg(F.count("*").alias("n"), F.sum("value_at_risk").alias("var")).collect()
-    return {
-        "customers": sum(status.values()),
-        "by_status": dict(sorted(status.items())),
-        "by_tier": {r["risk_tier"]: int(r["n"]) for r in sorted(rows, key=lambda r: r[0])},
-        "at_risk": len(at_risk),
-        "by_offer": dict(assignment.counts),
-        "control_group": int(at_risk["control_group"].sum()),
-        "by_contact_status": {
-            str(k): int(v) for k, v in at_risk["contact_status"].value_counts().sort_index().items()
-        },
-        "value_at_risk_by_tier": {
-            r["risk_tier"]: float(r["var"]) for r in sorted(rows, key=lambda r: r[0])
-        },
-        "budget": offer_config.budget,
-        "budget_used": assignment.budget_used,
-        "expected_net_benefit": float(at_risk["expected_net_benefit"].sum(skipna=True)),
-    }
+    grouped = scored.groupBy("status", "risk_tier").agg(
+        F.count("*").alias("customers"), F.sum("value_at_risk").alias("value_at_risk")
+    )
+    frame = grouped.toPandas().astype({"status": "string", "risk_tier": "string"})
+    frame = pd.concat([frame, tally(signups)], ignore_index=True) if len(signups) else frame
+    return frame[TALLY_COLUMNS]
 
 
 def write_scores(

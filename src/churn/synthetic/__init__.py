@@ -14,7 +14,7 @@ is the held-back future, written apart so scored lists can be checked against it
 """
 
 from churn.synthetic.io import WORLD_FILE, load_truth, save
-from churn.synthetic.oracle import oracle_for_rows, oracle_no_purchase
+from churn.synthetic.oracle import oracle_for_rows, oracle_no_purchase, oracle_scorer
 from churn.synthetic.simulate import generate
 from churn.synthetic.world import EVENT_TYPES, DemoData, WorldConfig
 
@@ -27,5 +27,6 @@ __all__ = [
     "load_truth",
     "oracle_for_rows",
     "oracle_no_purchase",
+    "oracle_scorer",
     "save",
 ]

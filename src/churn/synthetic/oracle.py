@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -171,3 +174,23 @@ def _oracle_block(
     )
 
     return np.where(dropout <= cutoff, 1.0, np.where(fade_start <= cutoff, p_fading, p_engaged))
+
+
+def oracle_scorer(
+    folder: str | os.PathLike[str], *, horizon_days: int
+) -> Callable[[pd.DataFrame], np.ndarray] | None:
+    """A scorer of ``(customer_id, cutoff)`` keys with the world's true probabilities.
+
+    None, with a warning, when ``folder`` holds no ground truth (data that is not a demo world).
+    """
+    from churn.synthetic.io import load_truth
+
+    if not (Path(folder) / "ground_truth.parquet").exists():
+        log.warning("no ground truth in %s: the oracle is not reported", folder)
+        return None
+    truth, world = load_truth(folder)
+
+    def oracle(keys: pd.DataFrame) -> np.ndarray:
+        return oracle_for_rows(truth, world, keys, horizon_days=horizon_days)
+
+    return oracle

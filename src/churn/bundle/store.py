@@ -1,0 +1,215 @@
+"""Model bundles on disk: ``models/<name>/`` with the model's files and ``manifest.json``.
+
+:func:`save` writes the folder atomically and records each model file's sha256 in the typed
+manifest (``model.files``); :func:`load` checks every digest before it loads anything. When the
+environment variable ``CHURN_BUNDLE_KEY`` is set, an HMAC-SHA256 of the whole canonical manifest
+(which holds the files' digests) is kept in ``manifest.sig`` beside it, renewed whenever the
+manifest is updated, and :func:`load` refuses a bundle without a valid one.
+
+The model file is a joblib pickle: load bundles only from trusted places.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import importlib.metadata
+import json
+import logging
+import os
+import platform
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import joblib
+
+from churn.bundle.manifest import Manifest
+from churn.errors import BundleError
+from churn.files import atomic_directory, atomic_file, canonical_json
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = "model.joblib"
+MANIFEST_FILE = "manifest.json"
+SIGNATURE_FILE = "manifest.sig"
+KEY_VARIABLE = "CHURN_BUNDLE_KEY"
+MODEL_KIND = "calibrated-lightgbm"
+_RESERVED = (MODEL_FILE, MANIFEST_FILE, SIGNATURE_FILE)
+_LIBRARIES = (
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "scikit-learn",
+    "lightgbm",
+    "scipy",
+    "duckdb",
+    "ibis-framework",
+    "joblib",
+    "mlflow",
+)
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A loaded, verified bundle."""
+
+    path: Path
+    model: Any
+    manifest: Manifest
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of Python and the libraries a model depends on."""
+    versions = {"python": platform.python_version()}
+    for name in _LIBRARIES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _signature(text: str, key: str) -> str:
+    return hmac.new(key.encode(), text.encode(), hashlib.sha256).hexdigest()
+
+
+def save(
+    model: Any,
+    manifest: Manifest,
+    directory: str | os.PathLike[str],
+    *,
+    extra_files: Mapping[str, str | os.PathLike[str]] | None = None,
+) -> Bundle:
+    """Write the bundle folder atomically (all files appear together, replacing an old bundle).
+
+    The saved manifest gets the model's files and digests, the library versions and the
+    ``plots`` (``extra_files`` maps names inside the bundle, e.g. ``plots/roc.png``, to files
+    copied in; each plot is listed under its file's stem).
+    """
+    final = Path(directory)
+    extra = dict(extra_files or {})
+    for name in extra:
+        relative = Path(name)
+        if relative.is_absolute() or ".." in relative.parts or name in _RESERVED:
+            raise ValueError(
+                f"bundle.save: extra file names must stay inside the bundle; got {name}"
+            )
+    with atomic_directory(final) as tmp:
+        joblib.dump(model, tmp / MODEL_FILE)
+        for name, source in extra.items():
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, tmp / name)
+        saved = manifest.with_updates(
+            model=replace(
+                manifest.model, kind=MODEL_KIND, files={MODEL_FILE: file_sha256(tmp / MODEL_FILE)}
+            ),
+            plots={Path(name).stem: name for name in sorted(extra)},
+            libraries=library_versions(),
+        )
+        _write(tmp, saved)
+    log.info("bundle written to %s (model %s)", final, saved.model.digest[:12])
+    return Bundle(final, model, saved)
+
+
+def read_manifest(directory: str | os.PathLike[str]) -> Manifest:
+    """The bundle's manifest, without loading the model.
+
+    Raises:
+        BundleError: when the folder or its manifest is missing, unreadable or malformed.
+    """
+    path = Path(directory) / MANIFEST_FILE
+    if not path.is_file():
+        raise BundleError(
+            f"bundle {directory}: expected {MANIFEST_FILE} (a trained model); not found. "
+            "Train one with python -m pipelines.train"
+        )
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise BundleError(f"bundle {directory}: {MANIFEST_FILE} is unreadable: {err}") from err
+    return Manifest.from_dict(payload, where=f"bundle {directory}: {MANIFEST_FILE}")
+
+
+def update_manifest(directory: str | os.PathLike[str], **changes: Any) -> Manifest:
+    """Replace some manifest fields (atomic rewrite, signature renewed); the model is untouched.
+
+    Raises:
+        ValueError: when ``changes`` would change the model's files, kind or library versions.
+    """
+    protected = sorted({"model", "libraries", "schema_version"} & set(changes))
+    if protected:
+        raise ValueError(f"update_manifest: {protected} are written by save() only")
+    manifest = read_manifest(directory).with_updates(**changes)
+    _write(Path(directory), manifest)
+    return manifest
+
+
+def load(directory: str | os.PathLike[str]) -> Bundle:
+    """Verify every model file's digest (and the signature with ``CHURN_BUNDLE_KEY``), then load.
+
+    Raises:
+        BundleError: missing files, a digest or signature mismatch, a malformed manifest.
+    """
+    root = Path(directory)
+    manifest = read_manifest(root)
+    for name, expected in manifest.model.files.items():
+        if Path(name).name != name or name in ("", ".", "..", MANIFEST_FILE, SIGNATURE_FILE):
+            raise BundleError(f"bundle {root}: model.files must name files; got {name!r}")
+        path = root / name
+        if not path.is_file():
+            raise BundleError(f"bundle {root}: expected the model file {name}; not found")
+        sha256 = file_sha256(path)
+        if sha256 != expected:
+            raise BundleError(
+                f"bundle {root}: {name} has sha256 {sha256[:12]}..., the manifest expects "
+                f"{expected[:12]}...: the file was changed or damaged; refusing to load it"
+            )
+    _verify_signature(root)
+    if manifest.model.kind != MODEL_KIND or MODEL_FILE not in manifest.model.files:
+        raise BundleError(
+            f"bundle {root}: expected a {MODEL_KIND} model in {MODEL_FILE}; the manifest "
+            f"describes {manifest.model.kind!r} with {sorted(manifest.model.files)}"
+        )
+    model = joblib.load(root / MODEL_FILE)
+    log.info("bundle loaded from %s (model %s)", root, manifest.model.digest[:12])
+    return Bundle(root, model, manifest)
+
+
+def _verify_signature(root: Path) -> None:
+    key = os.environ.get(KEY_VARIABLE)
+    if not key:
+        return
+    signature = root / SIGNATURE_FILE
+    recorded = signature.read_text(encoding="utf-8").strip() if signature.is_file() else None
+    text = (root / MANIFEST_FILE).read_text(encoding="utf-8")
+    if recorded is None or not hmac.compare_digest(recorded, _signature(text, key)):
+        raise BundleError(
+            f"bundle {root}: {KEY_VARIABLE} is set but {SIGNATURE_FILE} is "
+            f"{'missing' if recorded is None else 'not valid for this key and manifest'}; "
+            "refusing to load"
+        )
+
+
+def _write(folder: Path, manifest: Manifest) -> None:
+    """Write the canonical manifest, and its signature when ``CHURN_BUNDLE_KEY`` is set."""
+    text = canonical_json(manifest.to_dict())
+    key = os.environ.get(KEY_VARIABLE)
+    with atomic_file(folder / MANIFEST_FILE) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    if key:
+        with atomic_file(folder / SIGNATURE_FILE) as tmp:
+            tmp.write_text(_signature(text, key) + "\n", encoding="utf-8")
+    else:
+        (folder / SIGNATURE_FILE).unlink(missing_ok=True)

@@ -1,0 +1,200 @@
+"""The scoring stage: a loaded dataset and a verified bundle in, a :class:`ScoringRun` out.
+
+:func:`score_dataset` resolves the as-of date, builds the features with the bundle's own feature
+config, accounts for every customer, and scores in memory or on Spark: the one place that
+choice is made. Both paths apply the same row rules (:mod:`churn.scoring.rows`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from churn import engine, labels, monitoring
+from churn.bundle import Bundle
+from churn.data import Dataset
+from churn.errors import DriftError
+from churn.export.files import read_suppression, recently_offered
+from churn.features import build_features
+from churn.scoring.as_of import resolve_as_of, warn_if_old
+from churn.scoring.local import score
+from churn.scoring.options import ScoreOptions
+from churn.scoring.population import Population, buyers_before, population_at
+from churn.scoring.settings import ScoreConfig, ScoringOutcome
+from churn.scoring.spark import features_on_spark, score_distributed, write_partitioned
+from churn.scoring.spark import write_scores as write_spark_scores
+from churn.timing import Stopwatch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ScoringRun:
+    """One scoring run's result: what the export and its manifest are made of."""
+
+    as_of: pd.Timestamp
+    data_end: pd.Timestamp
+    outcome: ScoringOutcome
+    population: Population
+    drift: dict[str, Any]
+    model_version: str
+    # writes Spark's datasets into the export folder (None: the scores are in ``outcome``)
+    write_extra: Callable[[Path], None] | None = None
+
+    @property
+    def scores(self) -> pd.DataFrame | None:
+        """Every customer's scores, when they are held in memory."""
+        return None if self.write_extra is not None else self.outcome.scores
+
+
+def score_dataset(
+    dataset: Dataset,
+    bundle: Bundle,
+    options: ScoreOptions,
+    engine_config: Mapping[str, Any],
+    as_of: Any = None,
+    *,
+    end_date: Any = None,
+    stopwatch: Stopwatch | None = None,
+) -> ScoringRun:
+    """Score every customer the input knows at the as-of date.
+
+    Args:
+        dataset: the loaded, validated input.
+        bundle: the verified model bundle.
+        options: the validated scoring options.
+        engine_config: the ``engine`` node (DuckDB, or Spark for ``score.distributed``).
+        as_of: ``YYYY-MM-DD``, or None for the day after the last purchase.
+        end_date: the data end when the config fixes it (``data.end_date``).
+        stopwatch: times the stages (``features``, ``population``, ``scoring``) when given.
+
+    Raises:
+        DriftError: drift above the flag threshold with ``drift.fail_on_flag`` (exit 6).
+    """
+
+    def stage(name: str) -> AbstractContextManager[Any]:
+        return stopwatch.stage(name) if stopwatch is not None else nullcontext()
+
+    manifest = bundle.manifest
+    con = engine.connect(engine_config)
+    tables = engine.register(
+        con, dataset.transactions, customers=dataset.customers, events=dataset.events
+    )
+    end = labels.data_end(tables.transactions, end_date=end_date)
+    day = resolve_as_of(as_of, end, dataset.transactions)
+    warn_if_old(manifest.data_end, day, options.max_model_age_days)
+    horizon = manifest.horizon_days
+    with stage("features"):
+        if options.distributed:
+            lazy, finish = features_on_spark(
+                con,
+                tables.transactions,
+                day,
+                manifest.training.features,
+                events=tables.events,
+                horizon_days=horizon,
+            )
+            buyers = buyers_before(dataset.transactions, day)
+        else:
+            features = build_features(
+                tables.transactions,
+                [day],
+                manifest.training.features,
+                events=tables.events,
+                horizon_days=horizon,
+                active_within_days=None,
+            ).to_pandas()
+            buyers = features["customer_id"].tolist()
+        log.info("features at %s: %d buyers", day.date(), len(buyers))
+    with stage("population"):
+        people = population_at(
+            dataset,
+            day,
+            buyers,
+            customer_id_column=options.customer_id_column,
+            suppressed=read_suppression(options.offers.suppression_file),
+            cooled=recently_offered(
+                options.export_dir, as_of=day, cooldown_days=options.offers.cooldown_days
+            ),
+        )
+    settings = ScoreConfig(
+        as_of=day,
+        horizon_days=horizon,
+        active_within_days=manifest.training.active_within_days,
+        batch_size=options.batch_size,
+        reasons_for=options.reasons_for,
+        seed=options.seed,
+        model_version=manifest.version,
+    )
+    extra: Callable[[Path], None] | None = None
+    with stage("scoring"):
+        if options.distributed:
+            outcome, extra = _on_spark(lazy, finish, bundle, settings, options, people)
+        else:
+            outcome = score(
+                features,
+                bundle.model,
+                manifest,
+                settings=settings,
+                tiers=options.tiers,
+                offer_config=options.offers,
+                thresholds=options.thresholds,
+                **people.contact(),
+            )
+    drift = monitoring.summarise_drift(outcome.drift) if len(outcome.drift) else {}
+    if drift.get("flagged") and options.fail_on_drift:
+        raise DriftError(
+            f"drift above {options.thresholds.flag} (PSI) in {drift['flagged']}; nothing "
+            "exported (drift.fail_on_flag=true)"
+        )
+    return ScoringRun(day, end, outcome, people, drift, manifest.version, extra)
+
+
+def _on_spark(
+    lazy: Any,
+    finish: Any,
+    bundle: Bundle,
+    settings: ScoreConfig,
+    options: ScoreOptions,
+    people: Population,
+) -> tuple[ScoringOutcome, Callable[[Path], None]]:
+    """Scores stay on the cluster; the export folder gets Spark's datasets written into it."""
+    outcome, scored, signups = score_distributed(
+        lazy,
+        finish,
+        bundle.model,
+        bundle.manifest,
+        settings=settings,
+        tiers=options.tiers,
+        offer_config=options.offers,
+        thresholds=options.thresholds,
+        **people.contact(),
+    )
+
+    def write(folder: Path) -> None:
+        write_spark_scores(scored, folder, as_of=settings.as_of, no_purchase=signups)
+        at_risk = scored.filter(scored.risk_tier.isin(list(options.tiers.at_risk)))
+        write_partitioned(at_risk.drop("eligible"), folder / "at_risk_by_tier", by="risk_tier")
+
+    return outcome, write
+
+
+def log_headline(run: ScoringRun, options: ScoreOptions, folder: Path, seconds: float) -> None:
+    """One log line that sums a scoring run up for the scheduler's log."""
+    counts = run.outcome.counts
+    log.info(
+        "scored %s in %.1f s: %s; at-risk list %d; budget used %.2f of %.2f; exports in %s",
+        run.as_of.date(),
+        seconds,
+        counts["by_status"],
+        counts["at_risk"],
+        run.outcome.assignment.budget_used,
+        options.offers.budget,
+        folder,
+    )
