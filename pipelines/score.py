@@ -75,7 +75,7 @@ def run(cfg: DictConfig) -> ScoreResult:
 
 def _load_bundle(cfg: DictConfig, work: Path) -> bundle.Bundle:
     if cfg.source == "bundle":
-        return bundle.load(cfg.model_dir)
+        return bundle.load_served(cfg.model_dir)
     if cfg.source == "registry":
         config = tracking.TrackingConfig.from_mapping(container(cfg.tracking))
         return bundle.load(tracking.download_bundle(config, str(cfg.registry.alias), work))

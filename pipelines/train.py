@@ -1,9 +1,10 @@
 """Train the churn model: ``python -m pipelines.train`` (docs/training.md).
 
 Builds the labelled table over every cutoff, evaluates the recipe on the latest labelled cutoff
-against the baselines (and, on demo data, the oracle), refits it up to the data end, writes the
-bundle to ``model_dir`` and then logs one MLflow run and registers the model. The bundle is
-written before tracking starts, so an unreachable tracking server loses nothing.
+against the baselines (and, on demo data, the oracle), refits it up to the data end, stores the
+bundle as a new version in the model store ``model_dir`` (its champion when it passes the gate)
+and then logs one MLflow run and registers the model. The version is stored and promoted before
+tracking starts, so an unreachable tracking server loses nothing.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrainResult:
-    """The headline of a training run."""
+    """The headline of a training run (``model_dir``: the stored version's folder)."""
 
     model_dir: Path
+    version: int
     metrics: dict[str, float]
     decision: promotion.Decision
     run: tracking.RunRecord | None
@@ -81,11 +83,12 @@ def run(cfg: DictConfig) -> TrainResult:
         params=tracking.flatten(container(cfg)),
         config_yaml=OmegaConf.to_yaml(cfg, resolve=True),
         artifacts={"plots": out / "plots"},
+        keep_versions=cfg.store.keep_versions,
         stopwatch=watch,
     )
     training.log_headline(outcome, published.bundle.path, published.decision, watch.total)
-    decision, record = published.decision, published.record
-    return TrainResult(published.bundle.path, outcome.metrics, decision, record, watch.seconds)
+    decision, record, path = published.decision, published.record, published.bundle.path
+    return TrainResult(path, published.version, outcome.metrics, decision, record, watch.seconds)
 
 
 def _oracle(cfg: DictConfig, horizon_days: int) -> dict[str, training.ReferenceScorer]:

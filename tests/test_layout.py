@@ -33,7 +33,8 @@ def test_library_never_imports_hydra_or_omegaconf(path: Path) -> None:
 
 def test_only_tracking_imports_mlflow() -> None:
     importers = [_name(path) for path in LIBRARY if "mlflow" in _imported(path)]
-    assert importers == ["churn/tracking.py"]
+    assert importers
+    assert all(name.startswith("churn/tracking/") for name in importers)
 
 
 @pytest.mark.parametrize("path", LIBRARY, ids=_name)

@@ -131,11 +131,12 @@ def test_scoring_on_spark_equals_local_scoring(
                 f"model_dir={tmp_path}/models/churn",
                 "tracking=none",
                 "model.n_jobs=1",
+                "promotion.metrics=[brier]",
                 "train.shap_rows=100",
             ],
         )
     )
-    loaded = bundle.load(result.model_dir)
+    loaded = bundle.load(result.model_dir)  # the stored version
     duck = engine.connect({"name": "duckdb", "threads": 1})
     tables = _tables(duck, small_demo_dir)
     as_of = labels.data_end(tables.transactions)
@@ -225,7 +226,13 @@ def test_score_pipeline_distributed_equals_local(
     train.run(
         compose_config(
             "train",
-            [*common, f"output_dir={tmp_path}/train", "tracking=none", "model.n_jobs=1"],
+            [
+                *common,
+                f"output_dir={tmp_path}/train",
+                "tracking=none",
+                "model.n_jobs=1",
+                "promotion.metrics=[brier]",
+            ],
         )
     )
 

@@ -50,3 +50,9 @@ class ExportError(ChurnError):
     """An export target (a database) refused the at-risk list; the files were written."""
 
     exit_code = 7
+
+
+class LockedError(ChurnError):
+    """Another run holds the lock of the target this run would write (a model store, an export)."""
+
+    exit_code = 9

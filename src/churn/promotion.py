@@ -138,7 +138,7 @@ def against_champion(
         promote = False
         reasons.append(
             f"champion v{champion.version} has horizon {champion.horizon_days} days, this model "
-            f"{horizon_days}: not comparable; register under another name to change the horizon"
+            f"{horizon_days}: not comparable; train into another model_dir to change the horizon"
         )
     else:
         for metric in policy.metrics:

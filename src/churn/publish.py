@@ -1,9 +1,10 @@
-"""The last stage of training: describe the model, write its bundle, decide promotion, track.
+"""The last stage of training: describe the model, store it, decide promotion, track.
 
 :func:`describe` turns a :class:`churn.training.TrainingOutcome` into the bundle's typed
-:class:`churn.bundle.Manifest`; :func:`publish` writes the bundle first (so an unreachable
-tracking server loses nothing), then decides promotion once, from the run's metrics, the
-baselines and the current champion's record that tracking returns, and logs the run.
+:class:`churn.bundle.Manifest`; :func:`publish` decides promotion once, from the run's metrics,
+the baselines and the local store's champion, stores the model as a new version (champion when
+it passed), and only then logs the run, so an unreachable tracking server loses nothing and
+blocks no promotion.
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Published:
-    """The written bundle, the promotion decision and the tracking record (None when off)."""
+    """The stored version, the promotion decision and the tracking record (None when off)."""
 
     bundle: bundle.Bundle
     decision: promotion.Decision
     record: tracking.RunRecord | None
+    version: int
 
 
 def describe(
@@ -72,31 +74,36 @@ def publish(
     params: Mapping[str, Any],
     config_yaml: str,
     artifacts: Mapping[str, Path],
+    keep_versions: int | None = None,
     stopwatch: Stopwatch | None = None,
 ) -> Published:
-    """Describe the model, write the bundle, then decide promotion and log the run.
+    """Describe the model, store it as a new version, decide promotion, then log the run.
 
-    The decision against the baselines goes into the bundle's manifest; the decision against
-    the champion is taken once, from the record tracking returns.
+    The gate runs once, against the baselines and the local store's champion; a promoted
+    version becomes the store's champion before tracking starts, so a tracking failure never
+    blocks it. Tracking then mirrors the store: the registry's ``champion`` alias moves to this
+    run's version when promoted, and back to the store champion's registered version otherwise.
 
     Args:
         outcome: the training run's result.
         settings: the label and feature settings and the calibration method it was trained with.
         end: the data end.
         fingerprint: the input's fingerprint.
-        model_dir: the bundle folder (replaced atomically); its name is the model's.
+        model_dir: the model store (:class:`churn.bundle.ModelStore`); its name is the model's.
         plots: plot name -> image file, copied into the bundle's ``plots/``.
         policy: the promotion rules.
         tracking_config: where and whether to track.
         params: the run's flattened config, logged as MLflow params.
         config_yaml: the run's resolved config, logged as an artifact.
         artifacts: extra folders to log (name -> path), e.g. the plots.
+        keep_versions: prune the store to this many versions (the champion is always kept).
         stopwatch: times the ``bundle`` and ``tracking`` stages when given.
 
     Raises:
-        TrackingError: tracking failed and ``tracking.on_error`` is ``fail`` (the bundle is
-            written all the same).
+        TrackingError: tracking failed and ``tracking.on_error`` is ``fail`` (the version is
+            stored, and promoted when it passed the gate, all the same).
     """
+    store = bundle.ModelStore(model_dir)
     vs_baselines = promotion.against_baselines(
         outcome.metrics, baselines=list(outcome.evaluation.baselines), policy=policy
     )
@@ -108,23 +115,33 @@ def publish(
         fingerprint=fingerprint,
         vs_baselines=vs_baselines,
     )
-    watch = stopwatch if stopwatch is not None else Stopwatch()
-    with watch.stage("bundle"):
-        saved = bundle.save(
-            outcome.deployment.model,
-            manifest,
-            model_dir,
-            extra_files={f"plots/{path.name}": path for path in plots.values()},
-        )
-    untracked = promotion.against_champion(
+    champion = _local_champion(store)
+    decision = promotion.against_champion(
         vs_baselines,
         outcome.metrics,
         horizon_days=manifest.horizon_days,
         policy=policy,
-        champion=None,
+        champion=champion,
     )
+    watch = stopwatch if stopwatch is not None else Stopwatch()
+    with watch.stage("bundle"):
+        number, saved = store.add(
+            outcome.deployment.model,
+            manifest.with_updates(promotion=decision.to_dict()),
+            extra_files={f"plots/{path.name}": path for path in plots.values()},
+            keep=keep_versions,
+        )
+        if decision.promote:
+            store.promote(number, reason="passed the gate: " + "; ".join(decision.reasons))
+        else:
+            served = store.champion
+            log.warning(
+                "version %d is not promoted; scoring keeps serving %s",
+                number,
+                f"version {served}" if served else "nothing until one is promoted",
+            )
     if not tracking_config.enabled:
-        return Published(saved, untracked, None)
+        return Published(saved, decision, None, number)
     run = tracking.TrainingRun(
         run_name=f"train-{saved.manifest.data_end}",
         params=params,
@@ -142,38 +159,59 @@ def publish(
         input_example=outcome.input_example,
         horizon_days=manifest.horizon_days,
         artifacts={**artifacts, "bundle": saved.path},
-        tags={"data_end": saved.manifest.data_end, "calibration": manifest.training.calibration},
+        tags={
+            "data_end": saved.manifest.data_end,
+            "calibration": manifest.training.calibration,
+            "store_version": str(number),
+        },
     )
     with watch.stage("tracking"):
-        return _track(saved, untracked, run, outcome, vs_baselines, policy, tracking_config)
+        return _track(store, number, saved, decision, run, tracking_config)
+
+
+def _local_champion(store: bundle.ModelStore) -> promotion.Champion | None:
+    number = store.champion
+    if number is None:
+        return None
+    manifest = bundle.read_manifest(store.path(number))
+    return promotion.Champion(str(number), dict(manifest.metrics), manifest.horizon_days)
 
 
 def _track(
+    store: bundle.ModelStore,
+    number: int,
     saved: bundle.Bundle,
-    untracked: promotion.Decision,
+    decision: promotion.Decision,
     run: tracking.TrainingRun,
-    outcome: TrainingOutcome,
-    vs_baselines: promotion.Decision,
-    policy: promotion.PromotionConfig,
     tracking_config: tracking.TrackingConfig,
 ) -> Published:
-    manifest = saved.manifest
     try:
-        champion = tracking.fetch_champion(tracking_config) if tracking_config.log_model else None
-        decision = promotion.against_champion(
-            vs_baselines,
-            outcome.metrics,
-            horizon_days=manifest.horizon_days,
-            policy=policy,
-            champion=champion,
-        )
         record = tracking.log_training_run(tracking_config, run, decision=decision)
+        if not decision.promote and record.version is not None:
+            _mirror_champion(store, tracking_config)
     except TrackingError as err:
+        where = f"version {number} was stored in {store.root}"
         if tracking_config.on_error == "fail":
-            raise TrackingError(f"{err}; the bundle was written to {saved.path}") from err
-        log.warning("%s; the bundle was written to %s", err, saved.path)
-        return Published(saved, untracked, None)
+            raise TrackingError(f"{err}; {where}") from err
+        log.warning("%s; %s", err, where)
+        return Published(saved, decision, None, number)
     updated = bundle.update_manifest(saved.path, mlflow=record.to_dict())
-    return Published(
-        bundle.Bundle(saved.path, saved.model, updated), record.decision or decision, record
-    )
+    return Published(bundle.Bundle(saved.path, saved.model, updated), decision, record, number)
+
+
+def _mirror_champion(store: bundle.ModelStore, config: tracking.TrackingConfig) -> None:
+    """Point the registry's ``champion`` alias at the store champion's registered version."""
+    number = store.champion
+    if number is None:
+        tracking.set_champion(config, None)
+        return
+    record = bundle.read_manifest(store.path(number)).mlflow or {}
+    if record.get("registered_model") == config.registered_model and record.get("version"):
+        tracking.set_champion(config, str(record["version"]))
+    else:
+        log.warning(
+            "registry %s: the store's champion (version %d) was never registered, so the "
+            "champion alias is left where it is",
+            config.registered_model,
+            number,
+        )

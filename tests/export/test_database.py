@@ -150,7 +150,13 @@ def test_score_exports_to_postgres(
     train.run(
         compose_config(
             "train",
-            [*common, f"output_dir={tmp_path}/train", "tracking=none", "model.n_jobs=1"],
+            [
+                *common,
+                f"output_dir={tmp_path}/train",
+                "tracking=none",
+                "model.n_jobs=1",
+                "promotion.metrics=[brier]",
+            ],
         )
     )
     overrides = [

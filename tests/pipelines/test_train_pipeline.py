@@ -65,8 +65,10 @@ def first(small_demo_dir: Path, work: Path) -> train.TrainResult:
 
 
 def test_train_run_writes_the_bundle(first: train.TrainResult, work: Path) -> None:
-    assert first.model_dir == work / "models" / "churn"
-    loaded = bundle.load(first.model_dir)
+    assert first.model_dir == work / "models" / "churn" / "versions" / "1"
+    assert first.version == 1
+    loaded = bundle.load_served(work / "models" / "churn")
+    assert loaded.path == first.model_dir
     manifest = loaded.manifest
     assert manifest.horizon_days == 90
     assert manifest.model.files["model.joblib"] == bundle.file_sha256(
@@ -210,9 +212,9 @@ def test_train_unreachable_tracking_keeps_the_bundle(
         result = train.run(cfg)
         assert result.run is None
     else:
-        with pytest.raises(TrackingError, match=r"127\.0\.0\.1.*the bundle was written to"):
+        with pytest.raises(TrackingError, match=r"127\.0\.0\.1.*version 1 was stored in"):
             train.run(cfg)
-    assert bundle.load(tmp_path / "models" / "churn").manifest.horizon_days == 90
+    assert bundle.load_served(tmp_path / "models" / "churn").manifest.horizon_days == 90
 
 
 def test_train_without_tracking(small_demo_dir: Path, tmp_path: Path) -> None:

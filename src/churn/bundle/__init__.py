@@ -1,4 +1,7 @@
-"""Model bundles: the model's files and a typed ``manifest.json`` (docs/training.md, the bundle).
+"""Model bundles and the model store (docs/training.md, the bundle and the model store).
+
+A bundle is the model's files and a typed ``manifest.json``; the store (:class:`ModelStore`)
+keeps every training's bundle as a version, and its ``champion`` pointer decides what is served.
 
 The manifest (:class:`Manifest`) describes the model well enough to score without a tracking
 server: features and dtypes, the training settings scoring repeats, the training window,
@@ -27,6 +30,14 @@ from churn.bundle.store import (
     save,
     update_manifest,
 )
+from churn.bundle.versions import (
+    ModelStore,
+    VersionInfo,
+    bundle_folder,
+    load_served,
+    read_served_manifest,
+    version_table,
+)
 
 __all__ = [
     "KEY_VARIABLE",
@@ -39,11 +50,17 @@ __all__ = [
     "FeatureSpec",
     "Manifest",
     "ModelSpec",
+    "ModelStore",
     "TrainingSettings",
+    "VersionInfo",
+    "bundle_folder",
     "file_sha256",
     "library_versions",
     "load",
+    "load_served",
     "read_manifest",
+    "read_served_manifest",
     "save",
     "update_manifest",
+    "version_table",
 ]

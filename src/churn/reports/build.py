@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import pandas as pd
 
 from churn import kpis
-from churn.bundle import Manifest, read_manifest
+from churn.bundle import Manifest, read_served_manifest
 from churn.config import Config
 from churn.data import Dataset
 from churn.errors import BundleError, ConfigError, ExportError
@@ -87,14 +87,15 @@ def latest_export(root: str | os.PathLike[str]) -> LatestExport | None:
 
 
 def model_card(model_dir: str | os.PathLike[str]) -> tuple[Manifest | None, dict[str, Path]]:
-    """The bundle's manifest and its plots by caption; (None, {}) when there is no bundle."""
+    """The served bundle's manifest and plots by caption (the store's champion); (None, {})
+    when nothing is served."""
     try:
-        manifest = read_manifest(model_dir)
+        folder, manifest = read_served_manifest(model_dir)
     except BundleError as err:
         log.warning("no model card: %s", err)
         return None, {}
     plots = {
-        caption: Path(model_dir) / manifest.plots[stem]
+        caption: folder / manifest.plots[stem]
         for stem, caption in MODEL_PLOTS.items()
         if stem in manifest.plots
     }

@@ -1,20 +1,4 @@
-"""MLflow tracking and registry (docs/architecture.md); the only module that imports mlflow.
-
-One run per training: the flattened config as params, the config YAML, the data fingerprint,
-metrics, plots, the bundle folder and the deployed model (scikit-learn flavour, skops format,
-with signature and an input example holding no customer id), registered with the alias
-``challenger`` and moved to ``champion`` when the caller's :class:`~churn.promotion.Decision`
-says so. The caller decides once, from the run's metrics and the record
-:func:`fetch_champion` returns; tracking never calls back into the gate.
-
-Every MLflow setting lives here: telemetry off, its log level, HTTP retries and timeouts, the
-store's URI. mlflow is imported inside the functions that use it, so importing this module has
-no side effects.
-
-Everything is logged after the bundle is written, so an unreachable tracking server loses
-nothing: :func:`log_training_run` raises :class:`~churn.errors.TrackingError` and the caller
-decides (``tracking.on_error``) whether the run fails or warns.
-"""
+"""Training, scoring and report runs logged to MLflow, and the model registered with them."""
 
 from __future__ import annotations
 
@@ -22,22 +6,19 @@ import dataclasses
 import importlib.metadata
 import logging
 import math
-import os
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pandas as pd
 
-from churn.config import Config
-from churn.errors import ConfigError, TrackingError
-from churn.promotion import Champion, Decision
+from churn.promotion import Decision
+from churn.tracking.config import TrackingConfig, _configure, _failure, _tracking_errors
 
 log = logging.getLogger(__name__)
 
-ON_ERROR = ("fail", "warn")
 MODEL_ARTIFACT = "model"
 HORIZON_TAG = "horizon_days"
 CHAMPION, CHALLENGER = "champion", "challenger"
@@ -52,37 +33,6 @@ SKOPS_TRUSTED_TYPES = [
 ]
 _REQUIREMENTS = ("scikit-learn", "lightgbm", "pandas", "numpy", "scipy", "skops")
 _MAX_PARAM_LENGTH = 6000
-
-
-@dataclass(frozen=True)
-class TrackingConfig(Config):
-    """Where and how to track (``conf/tracking``)."""
-
-    section: ClassVar[str] = "tracking"
-
-    enabled: bool = True
-    uri: str = "sqlite:///mlflow.db"
-    experiment: str = "churn"
-    registered_model: str = "churn"
-    on_error: str = "fail"
-    timeout_s: float = 10.0
-    max_retries: int = 0
-    log_model: bool = True
-
-    def validate(self) -> None:
-        """Raise ConfigError for an unknown failure mode, an empty URI or bad limits."""
-        config = self
-        if config.on_error not in ON_ERROR:
-            raise ConfigError(
-                f"tracking.on_error: expected one of {list(ON_ERROR)}; got {config.on_error!r}"
-            )
-        if config.enabled and not config.uri:
-            raise ConfigError("tracking.uri: expected a tracking URI; got an empty value")
-        if config.timeout_s <= 0 or config.max_retries < 0:
-            raise ConfigError(
-                "tracking: expected timeout_s > 0 and max_retries >= 0; got "
-                f"{config.timeout_s}, {config.max_retries}"
-            )
 
 
 @dataclass(frozen=True)
@@ -126,84 +76,6 @@ class RunRecord:
             "aliases": list(self.aliases),
             "promotion": None if self.decision is None else self.decision.to_dict(),
         }
-
-
-def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested mappings as ``a.b.c`` keys; other values as they are."""
-    flat: dict[str, Any] = {}
-    for key, value in values.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(flatten(value, f"{name}."))
-        else:
-            flat[name] = value
-    return flat
-
-
-def _configure(config: TrackingConfig) -> None:
-    """Point MLflow at the configured store and bound its HTTP retries and timeouts.
-
-    Telemetry (it cannot reach its host from closed networks) and MLflow's INFO chatter are off
-    unless the environment says otherwise.
-    """
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-    import mlflow
-
-    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = str(config.max_retries)
-    os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(max(1, math.ceil(config.timeout_s)))
-    mlflow.set_tracking_uri(config.uri)
-    mlflow.set_registry_uri(config.uri)
-
-
-def _tracking_errors() -> tuple[type[BaseException], ...]:
-    import requests
-    from mlflow.exceptions import MlflowException
-
-    return (MlflowException, OSError, requests.RequestException)
-
-
-def _failure(config: TrackingConfig, err: BaseException) -> TrackingError:
-    reason = " ".join(str(err).split())[:500]
-    return TrackingError(f"tracking at {config.uri} failed: {reason}")
-
-
-def current_champion(config: TrackingConfig) -> Champion | None:
-    """The registered model's ``champion`` version with its run's test metrics, if any."""
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    client = MlflowClient(tracking_uri=config.uri, registry_uri=config.uri)
-    try:
-        version = client.get_model_version_by_alias(config.registered_model, CHAMPION)
-    except MlflowException as err:
-        if err.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
-            return None
-        raise
-    metrics: dict[str, float] = {}
-    horizon: int | None = None
-    if version.run_id:
-        run = client.get_run(version.run_id)
-        metrics = dict(run.data.metrics)
-        param = run.data.params.get("label.horizon_days")
-        horizon = int(param) if param is not None else None
-    tag = (version.tags or {}).get(HORIZON_TAG)
-    if tag is not None:
-        horizon = int(tag)
-    return Champion(str(version.version), metrics, horizon)
-
-
-def fetch_champion(config: TrackingConfig) -> Champion | None:
-    """:func:`current_champion`, with the store's failures as :class:`TrackingError`.
-
-    Raises:
-        TrackingError: the tracking store is unreachable or refused the read.
-    """
-    try:
-        _configure(config)
-        return current_champion(config)
-    except _tracking_errors() as err:
-        raise _failure(config, err) from err
 
 
 def log_training_run(config: TrackingConfig, run: TrainingRun, *, decision: Decision) -> RunRecord:
@@ -304,31 +176,6 @@ def _requirements() -> list[str]:
         except importlib.metadata.PackageNotFoundError:
             continue
     return pins
-
-
-def download_bundle(config: TrackingConfig, alias: str, destination: Path) -> Path:
-    """Download the bundle folder logged with the registered model's ``alias`` version.
-
-    Raises:
-        TrackingError: the alias does not exist or the store is unreachable.
-    """
-    import mlflow
-    from mlflow import MlflowClient
-
-    try:
-        _configure(config)
-        client = MlflowClient(tracking_uri=config.uri, registry_uri=config.uri)
-        version = client.get_model_version_by_alias(config.registered_model, alias)
-        destination.mkdir(parents=True, exist_ok=True)
-        local = mlflow.artifacts.download_artifacts(
-            run_id=version.run_id, artifact_path="bundle", dst_path=str(destination)
-        )
-    except _tracking_errors() as err:
-        reason = " ".join(str(err).split())[:500]
-        raise TrackingError(
-            f"registry at {config.uri}: cannot fetch {config.registered_model}@{alias}: {reason}"
-        ) from err
-    return Path(local)
 
 
 def log_scoring_run(config: TrackingConfig, summary: Mapping[str, Any]) -> str:

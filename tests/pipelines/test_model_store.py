@@ -1,0 +1,161 @@
+"""The model store through the command line: only a promoted version is served; promote and
+roll back with ``python -m pipelines.promote``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from churn import bundle
+from tests.conftest import run_pipeline
+
+FAST = [
+    "model.n_jobs=1",
+    "model.params.learning_rate=0.1",
+    "model.early_stopping_rounds=20",
+    "train.shap_rows=200",
+    "engine.threads=1",
+    "tracking=none",
+    "promotion.metrics=[brier]",
+]
+
+
+def _train(demo: Path, work: Path, name: str, *extra: str) -> None:
+    proc = run_pipeline(
+        "train",
+        f"data.generate.output_dir={demo}",
+        f"model_dir={work}/models/churn",
+        f"hydra.run.dir={work}/{name}",
+        *FAST,
+        *extra,
+        cwd=work,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def store(small_demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store holding a good version (1, champion) and a weak one (2, latest, not promoted)."""
+    work = tmp_path_factory.mktemp("store")
+    _train(small_demo_dir, work, "good")
+    _train(small_demo_dir, work, "weak", "model.n_estimators=1", "calibration=none")
+    return work / "models" / "churn"
+
+
+def _copy(store: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "models" / "churn"
+    shutil.copytree(store, copy, symlinks=True)
+    return copy
+
+
+def _score(demo: Path, model_dir: Path, tmp_path: Path) -> tuple[int, str]:
+    proc = run_pipeline(
+        "score",
+        f"data.generate.output_dir={demo}",
+        f"model_dir={model_dir}",
+        f"export.dir={tmp_path}/exports",
+        f"hydra.run.dir={tmp_path}/score",
+        "engine.threads=1",
+        cwd=tmp_path,
+    )
+    return proc.returncode, proc.stderr
+
+
+def _promote(model_dir: Path, tmp_path: Path, *extra: str) -> tuple[int, str, str]:
+    proc = run_pipeline(
+        "promote",
+        f"model_dir={model_dir}",
+        "tracking=none",
+        f"hydra.run.dir={tmp_path}/promote",
+        *extra,
+        cwd=tmp_path,
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_a_rejected_model_is_stored_but_never_served(
+    store: Path, small_demo_dir: Path, tmp_path: Path
+) -> None:
+    models = bundle.ModelStore(store)
+    assert models.versions() == [1, 2]
+    assert (models.champion, models.latest) == (1, 2)
+    weak = bundle.read_manifest(models.path(2))
+    assert weak.promotion["promote"] is False
+    code, stderr = _score(small_demo_dir, store, tmp_path)
+    assert code == 0, stderr[-2000:]
+    exported = json.loads(next((tmp_path / "exports").glob("*/manifest.json")).read_text())
+    assert exported["model"]["sha256"] == bundle.read_manifest(models.path(1)).model.digest
+    assert exported["model"]["sha256"] != weak.model.digest
+
+
+def test_promote_lists_versions_and_changes_nothing(store: Path, tmp_path: Path) -> None:
+    before = (store / "promotions.jsonl").read_text()
+    code, stdout, stderr = _promote(store, tmp_path)
+    assert code == 0, stderr[-2000:]
+    lines = [line.split(" - ", 1)[-1] for line in stdout.splitlines()]
+    assert any(line.split()[:2] == ["1", "champion"] and "passed" in line for line in lines)
+    assert any(line.split()[:2] == ["2", "latest"] and "failed" in line for line in lines)
+    assert bundle.ModelStore(store).champion == 1
+    assert (store / "promotions.jsonl").read_text() == before
+
+
+def test_promote_and_roll_back_record_the_reason(store: Path, tmp_path: Path) -> None:
+    copy = _copy(store, tmp_path)
+    code, _, stderr = _promote(copy, tmp_path, "version=2", "reason=try the challenger")
+    assert code == 0, stderr[-2000:]
+    assert bundle.ModelStore(copy).champion == 2
+    assert bundle.load_served(copy).path == copy / "versions" / "2"
+    code, _, stderr = _promote(copy, tmp_path, "version=1", "reason='rollback: worse lists'")
+    assert code == 0, stderr[-2000:]
+    history = bundle.ModelStore(copy).history()
+    assert [(h["version"], h["previous"], h["by"]) for h in history] == [
+        (1, None, "gate"),
+        (2, 1, "manual"),
+        (1, 2, "manual"),
+    ]
+    assert history[-1]["reason"] == "rollback: worse lists"
+    assert bundle.ModelStore(copy).champion == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["version=2"], "ConfigError: reason: expected why version 2 is served"),
+        (["version=7", "reason=x"], "ConfigError: version: expected one of the stored versions"),
+        (["version=abc", "reason=x"], "ConfigError: version: expected a stored version number"),
+    ],
+)
+def test_promote_refuses_bad_requests(
+    store: Path, tmp_path: Path, args: list[str], expected: str
+) -> None:
+    code, _, stderr = _promote(store, tmp_path, *args)
+    assert code == 2, stderr[-2000:]
+    assert stderr.strip().splitlines()[-1].startswith(expected)
+    assert bundle.ModelStore(store).champion == 1
+
+
+def test_promote_refuses_a_damaged_version(store: Path, tmp_path: Path) -> None:
+    copy = _copy(store, tmp_path)
+    model_file = next(iter(bundle.read_manifest(copy / "versions" / "2").model.files))
+    with open(copy / "versions" / "2" / model_file, "ab") as handle:
+        handle.write(b"\0")
+    code, _, stderr = _promote(copy, tmp_path, "version=2", "reason=x")
+    assert code == 5, stderr[-2000:]
+    assert "sha256" in stderr.strip().splitlines()[-1]
+    assert bundle.ModelStore(copy).champion == 1
+
+
+def test_score_without_a_champion_names_promote(
+    store: Path, small_demo_dir: Path, tmp_path: Path
+) -> None:
+    copy = _copy(store, tmp_path)
+    (copy / "champion").unlink()
+    code, stderr = _score(small_demo_dir, copy, tmp_path)
+    assert code == 5
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("BundleError: model store")
+    assert "python -m pipelines.promote version=N" in last
+    assert not (tmp_path / "exports").exists()
