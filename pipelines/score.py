@@ -42,7 +42,7 @@ def run(cfg: DictConfig) -> ScoreResult:
     watch = Stopwatch()
     options = scoring.ScoreOptions.from_config(container(cfg))  # all checked first: exit 2
     with tempfile.TemporaryDirectory(prefix="churn-bundle-") as work, watch.stage("bundle"):
-        loaded = _load_bundle(cfg, Path(work))
+        loaded = _load_bundle(cfg, Path(work), options.require_signature)
     with watch.stage("load"):
         dataset = load_data(cfg.data, seed=options.seed, output_dir=Path(cfg.output_dir))
     scored = scoring.score_dataset(
@@ -73,12 +73,13 @@ def run(cfg: DictConfig) -> ScoreResult:
     )
 
 
-def _load_bundle(cfg: DictConfig, work: Path) -> bundle.Bundle:
+def _load_bundle(cfg: DictConfig, work: Path, signed: bool) -> bundle.Bundle:
     if cfg.source == "bundle":
-        return bundle.load_served(cfg.model_dir)
+        return bundle.load_served(cfg.model_dir, require_signature=signed)
     if cfg.source == "registry":
         config = tracking.TrackingConfig.from_mapping(container(cfg.tracking))
-        return bundle.load(tracking.download_bundle(config, str(cfg.registry.alias), work))
+        folder = tracking.download_bundle(config, str(cfg.registry.alias), work)
+        return bundle.load(folder, require_signature=signed)
     raise ConfigError(f"source: expected bundle or registry; got {cfg.source!r}")
 
 

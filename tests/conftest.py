@@ -76,13 +76,24 @@ def small_training_table(small_demo_dir: Path) -> pd.DataFrame:
     return table.to_pandas()
 
 
-def run_pipeline(module: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m pipelines.<module> <args>`` from ``cwd``, as a user or scheduler would."""
+def run_pipeline(
+    module: str, *args: str, cwd: Path, env: dict[str, str | None] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m pipelines.<module> <args>`` from ``cwd``, as a user or scheduler would.
+
+    ``env`` adds variables to the environment (None removes one).
+    """
+    environment = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    for name, value in (env or {}).items():
+        if value is None:
+            environment.pop(name, None)
+        else:
+            environment[name] = value
     return subprocess.run(
         [sys.executable, "-m", f"pipelines.{module}", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
-        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
+        env=environment,
         check=False,
     )

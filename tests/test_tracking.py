@@ -6,11 +6,9 @@ import socket
 import time
 from pathlib import Path
 
-import pandas as pd
 import pytest
-from sklearn.linear_model import LogisticRegression
 
-from churn import promotion, tracking
+from churn import bundle, promotion, tracking
 from churn.errors import ConfigError, TrackingError
 
 
@@ -39,12 +37,15 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_log_training_run_unreachable_server_fails_fast() -> None:
+def test_log_training_run_unreachable_server_fails_fast(tmp_path: Path) -> None:
+    from tests.bundle.test_store import MANIFEST, _data, _model
+
     config = tracking.TrackingConfig(
         uri=f"http://127.0.0.1:{_closed_port()}", timeout_s=2, max_retries=0
     )
-    frame = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0]})
-    model = LogisticRegression().fit(frame, [0, 0, 1, 1])
+    model = _model()
+    saved = bundle.save(model, MANIFEST, tmp_path / "m")
+    frame = _data()[list(model.features)].head(4)
     run = tracking.TrainingRun(
         run_name="unreachable",
         params={"a": 1},
@@ -52,6 +53,7 @@ def test_log_training_run_unreachable_server_fails_fast() -> None:
         fingerprint={"rows": 4},
         metrics={"test/roc_auc": 1.0},
         model=model,
+        bundle_dir=saved.path,
         input_example=frame,
         horizon_days=90,
     )

@@ -156,6 +156,7 @@ def publish(
             },
         },
         model=outcome.deployment.model,
+        bundle_dir=saved.path,
         input_example=outcome.input_example,
         horizon_days=manifest.horizon_days,
         artifacts={**artifacts, "bundle": saved.path},
@@ -188,7 +189,7 @@ def _track(
     try:
         record = tracking.log_training_run(tracking_config, run, decision=decision)
         if not decision.promote and record.version is not None:
-            _mirror_champion(store, tracking_config)
+            _mirror_champion(store, tracking_config, run.input_example)
     except TrackingError as err:
         where = f"version {number} was stored in {store.root}"
         if tracking_config.on_error == "fail":
@@ -199,8 +200,11 @@ def _track(
     return Published(bundle.Bundle(saved.path, saved.model, updated), decision, record, number)
 
 
-def _mirror_champion(store: bundle.ModelStore, config: tracking.TrackingConfig) -> None:
-    """Point the registry's ``champion`` alias at the store champion's registered version."""
+def _mirror_champion(
+    store: bundle.ModelStore, config: tracking.TrackingConfig, example: pd.DataFrame
+) -> None:
+    """Point the registry's ``champion`` alias at the store champion's registered version,
+    registering the champion first when its own training could not (tracking failed then)."""
     number = store.champion
     if number is None:
         tracking.set_champion(config, None)
@@ -208,10 +212,23 @@ def _mirror_champion(store: bundle.ModelStore, config: tracking.TrackingConfig) 
     record = bundle.read_manifest(store.path(number)).mlflow or {}
     if record.get("registered_model") == config.registered_model and record.get("version"):
         tracking.set_champion(config, str(record["version"]))
-    else:
+        return
+    champion = bundle.load(store.path(number))
+    features = list(champion.model.features)
+    if not set(features) <= set(example.columns):
         log.warning(
-            "registry %s: the store's champion (version %d) was never registered, so the "
-            "champion alias is left where it is",
+            "registry %s: the store's champion (version %d) was never registered and has other "
+            "features than this run, so the champion alias is left where it is",
             config.registered_model,
             number,
         )
+        return
+    registered = tracking.register_stored(
+        config,
+        bundle_dir=champion.path,
+        model=champion.model,
+        input_example=example[features],
+        horizon_days=champion.manifest.horizon_days,
+        store_version=number,
+    )
+    bundle.update_manifest(champion.path, mlflow=registered.to_dict())

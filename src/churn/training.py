@@ -174,10 +174,14 @@ def fit_recipe(
         roles.calibration.date(),
         len(cal_rows),
     )
+    deployable = model.ChurnModel.from_fitted(calibrated)
+    gap = model.largest_difference(deployable, calibrated, cal_rows[list(features)])
+    if gap > 1e-9:
+        raise RuntimeError(f"fit_recipe: the stored model differs from the fitted one by {gap}")
     return Recipe(
         roles=roles,
         features=list(features),
-        model=calibrated,
+        model=deployable,
         lightgbm=fitted,
         baselines=fitted_baselines,
         training_rows=len(train_rows),
@@ -371,11 +375,7 @@ def plot_outcome(
     if len(latest) > shap_rows:
         latest = latest.sample(n=shap_rows, random_state=seed)
     contrib = model.contributions(deployed.model, latest[deployed.features]).drop(columns="bias")
-    encoded = (
-        model.lightgbm_pipeline(deployed.model)
-        .named_steps["encode"]
-        .transform(latest[deployed.features])
-    )
+    encoded = deployed.model.encode(latest[deployed.features])
     figures["shap_summary"] = evaluation.plot_shap_summary(
         contrib.to_numpy(),
         encoded[list(contrib.columns)],

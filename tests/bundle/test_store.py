@@ -1,4 +1,5 @@
-"""Model bundles: round trip, digest and signature checks, atomic replacement, private modes."""
+"""Model bundles: round trip, digest and signature checks, atomic replacement, private modes,
+and no pickle anywhere."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ import stat
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
-from sklearn.linear_model import LogisticRegression
 
-from churn import bundle
+from churn import bundle, calibration, model
 from churn.errors import BundleError
 from churn.features import FeatureConfig
 from churn.labels import LabelConfig
@@ -41,16 +42,34 @@ def _no_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(bundle.KEY_VARIABLE, raising=False)
 
 
-def _data(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def _data(seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    x = rng.normal(size=(200, 2))
-    y = (x[:, 0] + 0.5 * rng.normal(size=200) > 0).astype(int)
-    return x, y
+    n = 600
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"c{seed}-{i}" for i in range(n)],
+            "recency_days": rng.exponential(60.0, n),
+            "f": rng.integers(0, 12, n),
+        }
+    )
+    odds = frame["recency_days"] / 60.0 - frame["f"] / 6.0 + rng.normal(0.0, 0.5, n)
+    frame["churned"] = (odds > 0).astype(int)
+    return frame
 
 
-def _model(seed: int = 0) -> LogisticRegression:
-    x, y = _data(seed)
-    return LogisticRegression().fit(x, y)
+def _model(seed: int = 0) -> model.ChurnModel:
+    """A small calibrated LightGBM churn model on two features, as training deploys it."""
+    frame = _data(seed)
+    config = model.ModelConfig(n_estimators=30, early_stopping_rounds=5, n_jobs=1)
+    fitted = model.fit_lightgbm(frame, ["recency_days", "f"], config, seed=seed)
+    calibrated = calibration.calibrate(
+        fitted.pipeline, frame[["recency_days", "f"]], frame["churned"], method="isotonic"
+    )
+    return model.ChurnModel.from_fitted(calibrated)
+
+
+FILES = sorted(bundle.MODEL_FILES)
+BOOSTER = model.BOOSTER_FILE
 
 
 def _mode(path: Path) -> int:
@@ -58,14 +77,14 @@ def _mode(path: Path) -> int:
 
 
 def test_save_load_round_trip(tmp_path: Path) -> None:
-    model = _model()
+    fitted = _model()
     folder = tmp_path / "models" / "churn"
-    bundle.save(model, MANIFEST, folder)
+    bundle.save(fitted, MANIFEST, folder)
 
     loaded = bundle.load(folder)
 
-    x, _ = _data(1)
-    np.testing.assert_array_equal(loaded.model.predict_proba(x), model.predict_proba(x))
+    rows = _data(1)[["recency_days", "f"]]
+    np.testing.assert_array_equal(loaded.model.predict_proba(rows), fitted.predict_proba(rows))
     assert loaded.path == folder
     assert loaded.manifest.features == MANIFEST.features
     assert loaded.manifest.training == MANIFEST.training
@@ -75,7 +94,7 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
 
 def test_manifest_round_trips_through_its_dict() -> None:
     manifest = _manifest(
-        model=bundle.ModelSpec(bundle.MODEL_KIND, {bundle.MODEL_FILE: "0" * 64}, {"C": 1.0}),
+        model=bundle.ModelSpec(bundle.MODEL_KIND, {name: "0" * 64 for name in FILES}, {"C": 1.0}),
         mlflow={"version": "3"},
         plots={"roc": "plots/roc.png"},
     )
@@ -107,7 +126,7 @@ def test_manifest_is_written_as_canonical_json(tmp_path: Path) -> None:
         (lambda m: m.update(features=[]), r"features: expected a non-empty list"),
         (lambda m: m["features"][0].pop("dtype"), r"features: expected items with name and dtype"),
         (lambda m: m.update(schema_version=1), r"expected schema_version 2; got 1"),
-        (lambda m: m["model"].update(files={"model.joblib": "x"}), r"model\.files: expected"),
+        (lambda m: m["model"].update(files={"booster.txt": "x"}), r"model\.files: expected"),
         (lambda m: m["training"]["label"].update(horizon_days=0), r"label\.horizon_days"),
     ],
 )
@@ -130,10 +149,8 @@ def test_save_adds_checksum_libraries_and_format(tmp_path: Path) -> None:
     assert manifest == saved.manifest
     assert manifest.schema_version == bundle.SCHEMA_VERSION
     assert manifest.model.kind == bundle.MODEL_KIND
-    assert manifest.model.files == {
-        bundle.MODEL_FILE: bundle.file_sha256(folder / bundle.MODEL_FILE)
-    }
-    assert {"python", "numpy", "scikit-learn", "joblib"} <= set(manifest.libraries)
+    assert manifest.model.files == {name: bundle.file_sha256(folder / name) for name in FILES}
+    assert {"python", "numpy", "scikit-learn", "lightgbm"} <= set(manifest.libraries)
     assert not (folder / bundle.SIGNATURE_FILE).exists()
 
 
@@ -146,10 +163,11 @@ def test_save_replaces_folder_without_leftovers(tmp_path: Path) -> None:
     bundle.save(_model(1), _manifest(name="second"), folder)
 
     assert [p.name for p in parent.iterdir()] == ["churn"]
-    assert sorted(p.name for p in folder.iterdir()) == [bundle.MANIFEST_FILE, bundle.MODEL_FILE]
+    assert sorted(p.name for p in folder.iterdir()) == sorted([bundle.MANIFEST_FILE, *FILES])
     loaded = bundle.load(folder)
     assert loaded.manifest.name == "second"
-    np.testing.assert_array_equal(loaded.model.coef_, _model(1).coef_)
+    rows = _data(2)[["recency_days", "f"]]
+    np.testing.assert_array_equal(loaded.model.predict_proba(rows), _model(1).predict_proba(rows))
 
 
 def test_save_writes_private_files(tmp_path: Path) -> None:
@@ -157,14 +175,14 @@ def test_save_writes_private_files(tmp_path: Path) -> None:
     bundle.save(_model(), MANIFEST, folder)
 
     assert _mode(folder) == 0o700
-    assert _mode(folder / bundle.MODEL_FILE) == 0o600
+    assert all(_mode(folder / name) == 0o600 for name in FILES)
     assert _mode(folder / bundle.MANIFEST_FILE) == 0o600
 
 
 def test_load_rejects_tampered_model_file(tmp_path: Path) -> None:
     folder = tmp_path / "m"
     bundle.save(_model(), MANIFEST, folder)
-    with (folder / bundle.MODEL_FILE).open("ab") as handle:
+    with (folder / BOOSTER).open("ab") as handle:
         handle.write(b"\x00extra")
 
     with pytest.raises(BundleError, match=r"sha256.*changed or damaged"):
@@ -188,9 +206,9 @@ def test_load_rejects_missing_manifest(tmp_path: Path) -> None:
 def test_load_rejects_missing_model_file(tmp_path: Path) -> None:
     folder = tmp_path / "m"
     bundle.save(_model(), MANIFEST, folder)
-    (folder / bundle.MODEL_FILE).unlink()
+    (folder / BOOSTER).unlink()
 
-    with pytest.raises(BundleError, match=r"expected the model file model\.joblib; not found"):
+    with pytest.raises(BundleError, match=r"expected the model file booster\.txt; not found"):
         bundle.load(folder)
 
 
@@ -265,7 +283,7 @@ def test_update_manifest_replaces_fields_and_keeps_model_file(
     monkeypatch.setenv(bundle.KEY_VARIABLE, "a-key")
     folder = tmp_path / "m"
     bundle.save(_model(), MANIFEST, folder)
-    model_path = folder / bundle.MODEL_FILE
+    model_path = folder / BOOSTER
     before_sha = bundle.file_sha256(model_path)
     before_mtime = model_path.stat().st_mtime_ns
 
@@ -275,15 +293,13 @@ def test_update_manifest_replaces_fields_and_keeps_model_file(
     assert model_path.stat().st_mtime_ns == before_mtime
     assert merged.mlflow == {"version": "7"}
     assert merged.features == MANIFEST.features
-    assert merged.model.files[bundle.MODEL_FILE] == before_sha
+    assert merged.model.files[BOOSTER] == before_sha
     assert bundle.read_manifest(folder) == merged
     assert _mode(folder / bundle.MANIFEST_FILE) == 0o600
     assert [p.name for p in tmp_path.iterdir()] == ["m"]
-    assert sorted(p.name for p in folder.iterdir()) == [
-        bundle.MANIFEST_FILE,
-        bundle.SIGNATURE_FILE,
-        bundle.MODEL_FILE,
-    ]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [bundle.MANIFEST_FILE, bundle.SIGNATURE_FILE, *FILES]
+    )
     assert bundle.load(folder).manifest.version == "7"  # the signature was renewed
 
 
@@ -316,5 +332,29 @@ def test_file_sha256_rejects_missing_file(tmp_path: Path) -> None:
 def test_library_versions_lists_python_and_installed_libraries() -> None:
     versions = bundle.library_versions()
 
-    assert {"python", "numpy", "pandas", "scikit-learn", "joblib"} <= set(versions)
+    assert {"python", "numpy", "pandas", "scikit-learn", "lightgbm"} <= set(versions)
     assert all(isinstance(v, str) and v for v in versions.values())
+
+
+def test_a_bundle_holds_no_pickle(tmp_path: Path) -> None:
+    folder = tmp_path / "m"
+    bundle.save(_model(), MANIFEST, folder)
+    for path in folder.rglob("*"):
+        if path.is_file():
+            head = path.read_bytes()[:2]
+            assert head[:1] != b"\x80", f"{path.name} looks like a pickle"
+            path.read_text(encoding="utf-8")  # text only: LightGBM's format and JSON
+
+
+def test_save_refuses_what_it_cannot_store_without_pickle(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="expected a ChurnModel; got LogisticRegression"):
+        from sklearn.linear_model import LogisticRegression
+
+        bundle.save(LogisticRegression(), MANIFEST, tmp_path / "m")
+
+
+def test_load_refuses_model_json_that_does_not_match_the_manifest(tmp_path: Path) -> None:
+    folder = tmp_path / "m"
+    bundle.save(_model(), MANIFEST.with_updates(features=MANIFEST.features[::-1]), folder)
+    with pytest.raises(BundleError, match=r"the model's features .* differ from the manifest's"):
+        bundle.load(folder)

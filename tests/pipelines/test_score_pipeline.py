@@ -186,7 +186,7 @@ def test_score_missing_model(small_demo_dir: Path, tmp_path: Path) -> None:
 def test_score_tampered_model(small_demo_dir: Path, trained: Path, tmp_path: Path) -> None:
     copy = tmp_path / "copy"
     shutil.copytree(trained / "models", copy / "models", symlinks=True)
-    with open(copy / "models" / "churn" / "champion" / "model.joblib", "ab") as handle:
+    with open(copy / "models" / "churn" / "champion" / "booster.txt", "ab") as handle:
         handle.write(b"\0")
     with pytest.raises(BundleError, match="sha256"):
         _score(small_demo_dir, copy, tmp_path)

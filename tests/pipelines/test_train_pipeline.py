@@ -71,9 +71,10 @@ def test_train_run_writes_the_bundle(first: train.TrainResult, work: Path) -> No
     assert loaded.path == first.model_dir
     manifest = loaded.manifest
     assert manifest.horizon_days == 90
-    assert manifest.model.files["model.joblib"] == bundle.file_sha256(
-        first.model_dir / "model.joblib"
-    )
+    assert manifest.model.files == {
+        name: bundle.file_sha256(first.model_dir / name) for name in bundle.MODEL_FILES
+    }
+    assert not list(first.model_dir.glob("*.joblib"))  # no pickle in the bundle
     features = manifest.feature_names
     assert "recency_days" in features
     assert "customer_id" not in features
@@ -215,6 +216,45 @@ def test_train_unreachable_tracking_keeps_the_bundle(
         with pytest.raises(TrackingError, match=r"127\.0\.0\.1.*version 1 was stored in"):
             train.run(cfg)
     assert bundle.load_served(tmp_path / "models" / "churn").manifest.horizon_days == 90
+
+
+def test_a_promotion_tracking_missed_is_registered_by_the_next_run(
+    small_demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    unreachable = compose_config(
+        "train",
+        _config(
+            small_demo_dir,
+            tmp_path,
+            "tracking=server",
+            f"tracking.uri=http://127.0.0.1:{_free_port()}",
+            "tracking.timeout_s=2",
+            "tracking.on_error=fail",
+        ),
+    )
+    with pytest.raises(TrackingError):
+        train.run(unreachable)  # version 1 is promoted locally all the same
+    store = bundle.ModelStore(tmp_path / "models" / "churn")
+    assert store.champion == 1
+    weak = train.run(
+        compose_config(
+            "train", _config(small_demo_dir, tmp_path, "model.n_estimators=1", "calibration=none")
+        )
+    )
+    assert not weak.decision.promote
+    assert store.champion == 1
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+    champion = client.get_model_version_by_alias("churn", "champion")
+    challenger = client.get_model_version_by_alias("churn", "challenger")
+    assert weak.run is not None
+    assert challenger.version == int(weak.run.version or 0)
+    assert champion.version != challenger.version
+    assert client.get_run(champion.run_id).data.tags["store_version"] == "1"
+    record = bundle.read_manifest(store.path(1)).mlflow
+    assert record is not None
+    assert str(record["version"]) == str(champion.version)
+    assert bundle.load_served(store.root).path == store.path(1)
 
 
 def test_train_without_tracking(small_demo_dir: Path, tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from churn.bundle.manifest import (
 from churn.bundle.store import (
     KEY_VARIABLE,
     MANIFEST_FILE,
-    MODEL_FILE,
+    MODEL_FILES,
     MODEL_KIND,
     SIGNATURE_FILE,
     Bundle,
@@ -42,7 +42,7 @@ from churn.bundle.versions import (
 __all__ = [
     "KEY_VARIABLE",
     "MANIFEST_FILE",
-    "MODEL_FILE",
+    "MODEL_FILES",
     "MODEL_KIND",
     "SCHEMA_VERSION",
     "SIGNATURE_FILE",

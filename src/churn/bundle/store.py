@@ -1,12 +1,13 @@
-"""Model bundles on disk: ``models/<name>/`` with the model's files and ``manifest.json``.
+"""Model bundles on disk: a folder with the model's files and ``manifest.json``.
 
 :func:`save` writes the folder atomically and records each model file's sha256 in the typed
-manifest (``model.files``); :func:`load` checks every digest before it loads anything. When the
+manifest (``model.files``); :func:`load` checks every digest before it reads anything. When the
 environment variable ``CHURN_BUNDLE_KEY`` is set, an HMAC-SHA256 of the whole canonical manifest
 (which holds the files' digests) is kept in ``manifest.sig`` beside it, renewed whenever the
 manifest is updated, and :func:`load` refuses a bundle without a valid one.
 
-The model file is a joblib pickle: load bundles only from trusted places.
+No file of a bundle is a pickle: the model is LightGBM's text format and JSON
+(:class:`churn.model.ChurnModel`), so loading a bundle never runs code from it.
 """
 
 from __future__ import annotations
@@ -24,20 +25,21 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import joblib
+import lightgbm as lgb
 
 from churn.bundle.manifest import Manifest
 from churn.errors import BundleError
 from churn.files import atomic_directory, atomic_file, canonical_json
+from churn.model.deployed import BOOSTER_FILE, MODEL_JSON, ChurnModel
 
 log = logging.getLogger(__name__)
 
-MODEL_FILE = "model.joblib"
 MANIFEST_FILE = "manifest.json"
 SIGNATURE_FILE = "manifest.sig"
 KEY_VARIABLE = "CHURN_BUNDLE_KEY"
-MODEL_KIND = "calibrated-lightgbm"
-_RESERVED = (MODEL_FILE, MANIFEST_FILE, SIGNATURE_FILE)
+MODEL_KIND = ChurnModel.kind
+MODEL_FILES = (BOOSTER_FILE, MODEL_JSON)
+_RESERVED = (*MODEL_FILES, MANIFEST_FILE, SIGNATURE_FILE)
 _LIBRARIES = (
     "numpy",
     "pandas",
@@ -47,7 +49,6 @@ _LIBRARIES = (
     "scipy",
     "duckdb",
     "ibis-framework",
-    "joblib",
     "mlflow",
 )
 
@@ -57,7 +58,7 @@ class Bundle:
     """A loaded, verified bundle."""
 
     path: Path
-    model: Any
+    model: ChurnModel
     manifest: Manifest
 
 
@@ -86,7 +87,7 @@ def _signature(text: str, key: str) -> str:
 
 
 def save(
-    model: Any,
+    model: ChurnModel,
     manifest: Manifest,
     directory: str | os.PathLike[str],
     *,
@@ -106,14 +107,18 @@ def save(
             raise ValueError(
                 f"bundle.save: extra file names must stay inside the bundle; got {name}"
             )
+    if not isinstance(model, ChurnModel):
+        raise TypeError(f"bundle.save: expected a ChurnModel; got {type(model).__name__}")
     with atomic_directory(final) as tmp:
-        joblib.dump(model, tmp / MODEL_FILE)
+        names = model.save(tmp)
         for name, source in extra.items():
             (tmp / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, tmp / name)
         saved = manifest.with_updates(
             model=replace(
-                manifest.model, kind=MODEL_KIND, files={MODEL_FILE: file_sha256(tmp / MODEL_FILE)}
+                manifest.model,
+                kind=MODEL_KIND,
+                files={name: file_sha256(tmp / name) for name in names},
             ),
             plots={Path(name).stem: name for name in sorted(extra)},
             libraries=library_versions(),
@@ -156,13 +161,24 @@ def update_manifest(directory: str | os.PathLike[str], **changes: Any) -> Manife
     return manifest
 
 
-def load(directory: str | os.PathLike[str]) -> Bundle:
+def load(directory: str | os.PathLike[str], *, require_signature: bool = False) -> Bundle:
     """Verify every model file's digest (and the signature with ``CHURN_BUNDLE_KEY``), then load.
 
+    Args:
+        directory: the bundle folder.
+        require_signature: refuse to load when ``CHURN_BUNDLE_KEY`` is not set (so an unsigned
+            bundle is never served by accident).
+
     Raises:
-        BundleError: missing files, a digest or signature mismatch, a malformed manifest.
+        BundleError: missing files, a digest or signature mismatch, a malformed manifest, or no
+            key while a signature is required.
     """
     root = Path(directory)
+    if require_signature and not os.environ.get(KEY_VARIABLE):
+        raise BundleError(
+            f"bundle {root}: score.require_signature is true but {KEY_VARIABLE} is not set; set "
+            "the key the bundle was signed with"
+        )
     manifest = read_manifest(root)
     for name, expected in manifest.model.files.items():
         if Path(name).name != name or name in ("", ".", "..", MANIFEST_FILE, SIGNATURE_FILE):
@@ -177,12 +193,20 @@ def load(directory: str | os.PathLike[str]) -> Bundle:
                 f"{expected[:12]}...: the file was changed or damaged; refusing to load it"
             )
     _verify_signature(root)
-    if manifest.model.kind != MODEL_KIND or MODEL_FILE not in manifest.model.files:
+    if manifest.model.kind != MODEL_KIND or sorted(manifest.model.files) != sorted(MODEL_FILES):
         raise BundleError(
-            f"bundle {root}: expected a {MODEL_KIND} model in {MODEL_FILE}; the manifest "
-            f"describes {manifest.model.kind!r} with {sorted(manifest.model.files)}"
+            f"bundle {root}: expected a {MODEL_KIND} model in {', '.join(MODEL_FILES)}; the "
+            f"manifest describes {manifest.model.kind!r} with {sorted(manifest.model.files)}"
         )
-    model = joblib.load(root / MODEL_FILE)
+    try:
+        model = ChurnModel.load(root)
+    except (ValueError, KeyError, TypeError, lgb.basic.LightGBMError) as err:
+        raise BundleError(f"bundle {root}: the model files do not describe a model: {err}") from err
+    if list(model.features) != manifest.feature_names:
+        raise BundleError(
+            f"bundle {root}: the model's features {list(model.features)[:5]}... differ from the "
+            f"manifest's {manifest.feature_names[:5]}..."
+        )
     log.info("bundle loaded from %s (model %s)", root, manifest.model.digest[:12])
     return Bundle(root, model, manifest)
 

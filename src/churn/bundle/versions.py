@@ -15,7 +15,8 @@ holder dies), so two trainings cannot claim the same version number.
 
 A folder that still holds a bundle directly (``manifest.json`` at its top, the layout before the
 store) is served as it is until the next training, which moves it into ``versions/1`` (champion
-when its manifest records a promotion) and stores the new model beside it.
+when its manifest records a promotion and its files are of the current format) and stores the
+new model beside it.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from typing import Any
 import pandas as pd
 
 from churn.bundle.manifest import Manifest
-from churn.bundle.store import MANIFEST_FILE, Bundle, load, read_manifest, save
+from churn.bundle.store import MANIFEST_FILE, MODEL_FILES, Bundle, load, read_manifest, save
 from churn.errors import BundleError, LockedError
 
 log = logging.getLogger(__name__)
@@ -225,7 +226,9 @@ class ModelStore:
             os.replace(self.root / name, staging / name)
         os.replace(staging, self.path(1))
         self._point(LATEST, 1)
-        promoted = bool(manifest.promotion.get("promote"))
+        # a bundle of an older format (a pickle) is kept, but never served again
+        current = sorted(manifest.model.files) == sorted(MODEL_FILES)
+        promoted = current and bool(manifest.promotion.get("promote"))
         if promoted:
             self._point(CHAMPION, 1)
         log.info(
@@ -305,9 +308,9 @@ def bundle_folder(directory: str | os.PathLike[str]) -> Path:
     )
 
 
-def load_served(directory: str | os.PathLike[str]) -> Bundle:
+def load_served(directory: str | os.PathLike[str], *, require_signature: bool = False) -> Bundle:
     """:func:`load` of the bundle ``directory`` serves (its champion, for a store)."""
-    return load(bundle_folder(directory))
+    return load(bundle_folder(directory), require_signature=require_signature)
 
 
 def read_served_manifest(directory: str | os.PathLike[str]) -> tuple[Path, Manifest]:

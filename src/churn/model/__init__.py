@@ -7,12 +7,20 @@ deployment refit moves the same recipe (as many training cutoffs) forward to ``A
 end. Early stopping uses a holdout of whole customers drawn from the training rows, so no
 customer is on both sides.
 
-The fitted model is a scikit-learn :class:`~sklearn.pipeline.Pipeline`: an encoder of the
-categorical features (``lifecycle_stage``) followed by an ``LGBMClassifier``. It takes the
-feature columns as a DataFrame, so the same object serves the bundle, MLflow and scoring.
+Training fits a scikit-learn :class:`~sklearn.pipeline.Pipeline` (an encoder of the categorical
+features, ``lifecycle_stage``, then an ``LGBMClassifier``) and calibrates it; the result is
+converted to a :class:`ChurnModel` (category codes, LightGBM booster, calibrator parameters),
+which is what is evaluated, stored without pickles, logged to MLflow and served.
 """
 
 from churn.model.config import ModelConfig, TuningConfig
+from churn.model.deployed import (
+    BOOSTER_FILE,
+    MODEL_JSON,
+    Calibrator,
+    ChurnModel,
+    largest_difference,
+)
 from churn.model.fit import (
     FittedLightGBM,
     booster,
@@ -28,8 +36,12 @@ from churn.model.fit import (
 from churn.model.roles import KEY_COLUMNS, LABEL, CutoffRoles, plan_roles
 
 __all__ = [
+    "BOOSTER_FILE",
     "KEY_COLUMNS",
     "LABEL",
+    "MODEL_JSON",
+    "Calibrator",
+    "ChurnModel",
     "CutoffRoles",
     "FittedLightGBM",
     "ModelConfig",
@@ -40,6 +52,7 @@ __all__ = [
     "fit_lightgbm",
     "holdout_customers",
     "importance",
+    "largest_difference",
     "lightgbm_pipeline",
     "plan_roles",
     "sample_customers",

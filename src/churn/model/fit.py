@@ -18,6 +18,7 @@ from sklearn.preprocessing import OrdinalEncoder
 
 from churn.errors import ConfigError, DataError, InsufficientHistoryError
 from churn.model.config import ModelConfig
+from churn.model.deployed import ChurnModel
 from churn.model.roles import KEY_COLUMNS, LABEL, CutoffRoles
 
 log = logging.getLogger(__name__)
@@ -230,7 +231,9 @@ def _suggest(trial: Any, name: str, low: float, high: float) -> float | int:
 
 
 def booster(model: Any) -> lgb.Booster:
-    """The LightGBM booster inside a fitted pipeline or calibrated pipeline."""
+    """The LightGBM booster inside a deployed model, a fitted pipeline or a calibrated one."""
+    if isinstance(model, ChurnModel):
+        return model.booster
     return lightgbm_pipeline(model).named_steps["lightgbm"].booster_
 
 
@@ -253,6 +256,8 @@ def contributions(model: Any, frame: pd.DataFrame, *, threads: int = 0) -> pd.Da
     ``threads``: LightGBM threads for this call (0: all cores); SHAP costs far more than a
     prediction, so it is worth every core even when the model trains on one.
     """
+    if isinstance(model, ChurnModel):
+        return model.contributions(frame, threads=threads)
     pipeline = lightgbm_pipeline(model)
     encoded = pipeline.named_steps["encode"].transform(frame)
     values = pipeline.named_steps["lightgbm"].booster_.predict(

@@ -36,6 +36,7 @@ class ScoreOptions:
     export_dir: str = "exports"
     customer_id_column: str = "customer_id"
     fail_on_drift: bool = False
+    require_signature: bool = False
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ScoreOptions:
@@ -104,6 +105,11 @@ class ScoreOptions:
         max_age = _whole_number("score.max_model_age_days", score.get("max_model_age_days", 90))
         if batch_size < 1:
             raise ConfigError(f"score.batch_size: expected >= 1; got {batch_size}")
+        require_signature = score.get("require_signature", False)
+        if not isinstance(require_signature, bool):
+            raise ConfigError(
+                f"score.require_signature: expected true or false; got {require_signature!r}"
+            )
         database = DatabaseConfig.from_mapping(postgres)
         distributed = bool(score.get("distributed"))
         if distributed and engine_name != "spark":
@@ -128,6 +134,7 @@ class ScoreOptions:
             str(export_dir),
             str(customer_id_column),
             bool(drift.get("fail_on_flag", False)),
+            require_signature,
         )
 
 

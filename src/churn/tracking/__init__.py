@@ -1,8 +1,9 @@
 """MLflow tracking and registry (docs/architecture.md); the only module that imports mlflow.
 
 One run per training: the flattened config as params, the config YAML, the data fingerprint,
-metrics, plots, the bundle folder and the deployed model (scikit-learn flavour, skops format,
-with signature and an input example holding no customer id), registered with the alias
+metrics, plots, the bundle folder and the deployed model (a pyfunc defined in code that loads
+the bundle, no pickle, with signature and an input example holding no customer id), registered
+with the alias
 ``challenger`` and moved to ``champion`` when the caller's :class:`~churn.promotion.Decision`
 says so. The caller decides once, from the run's metrics and the record
 :func:`fetch_champion` returns; tracking never calls back into the gate.
@@ -28,6 +29,7 @@ from churn.tracking.runs import (
     log_report,
     log_scoring_run,
     log_training_run,
+    register_stored,
 )
 
 __all__ = [
@@ -46,5 +48,6 @@ __all__ = [
     "log_report",
     "log_scoring_run",
     "log_training_run",
+    "register_stored",
     "set_champion",
 ]

@@ -14,24 +14,19 @@ from typing import Any
 
 import pandas as pd
 
+from churn.model import ChurnModel
 from churn.promotion import Decision
 from churn.tracking.config import TrackingConfig, _configure, _failure, _tracking_errors
 
 log = logging.getLogger(__name__)
 
 MODEL_ARTIFACT = "model"
+BUNDLE_ARTIFACT = "bundle"  # the name churn.tracking.pyfunc reads
 HORIZON_TAG = "horizon_days"
 CHAMPION, CHALLENGER = "champion", "challenger"
-# The types inside a calibrated encoder + LightGBM pipeline that skops does not trust by itself.
-SKOPS_TRUSTED_TYPES = [
-    "collections.OrderedDict",
-    "lightgbm.basic.Booster",
-    "lightgbm.sklearn.LGBMClassifier",
-    "sklearn.calibration._CalibratedClassifier",
-    "sklearn.calibration._SigmoidCalibration",
-    "sklearn.frozen._frozen.FrozenEstimator",
-]
-_REQUIREMENTS = ("scikit-learn", "lightgbm", "pandas", "numpy", "scipy", "skops")
+_REQUIREMENTS = ("lightgbm", "pandas", "numpy", "scipy", "pyarrow")
+_CODE = Path(__file__).resolve().parent / "pyfunc.py"
+_PACKAGE = Path(__file__).resolve().parents[1]
 _MAX_PARAM_LENGTH = 6000
 
 
@@ -44,7 +39,8 @@ class TrainingRun:
     config_yaml: str
     fingerprint: Mapping[str, Any]
     metrics: Mapping[str, float]
-    model: Any
+    model: ChurnModel
+    bundle_dir: Path
     input_example: pd.DataFrame
     horizon_days: int
     artifacts: Mapping[str, Path] = field(default_factory=dict)
@@ -93,7 +89,6 @@ def log_training_run(config: TrackingConfig, run: TrainingRun, *, decision: Deci
 def _log(config: TrackingConfig, run: TrainingRun, decision: Decision) -> RunRecord:
     import mlflow
     from mlflow import MlflowClient
-    from mlflow.models import infer_signature
 
     _configure(config)
     client = MlflowClient(tracking_uri=config.uri, registry_uri=config.uri)
@@ -122,20 +117,8 @@ def _log(config: TrackingConfig, run: TrainingRun, decision: Decision) -> RunRec
         if not config.log_model:
             return record
         example = run.input_example
-        with warnings.catch_warnings():
-            # the hint that integer columns cannot hold missing values: counts never miss
-            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
-            signature = infer_signature(example, run.model.predict_proba(example))
-        info = mlflow.sklearn.log_model(
-            run.model,
-            name=MODEL_ARTIFACT,
-            signature=signature,
-            input_example=example,
-            pyfunc_predict_fn="predict_proba",
-            pip_requirements=_requirements(),
-            skops_trusted_types=SKOPS_TRUSTED_TYPES,
-            registered_model_name=config.registered_model,
-        )
+        signature = _signature(run.model, example)
+        info = log_bundle_model(run.bundle_dir, signature, example, config.registered_model)
         version = str(info.registered_model_version)
         name = config.registered_model
         client.set_model_version_tag(name, version, HORIZON_TAG, str(run.horizon_days))
@@ -161,6 +144,87 @@ def _log(config: TrackingConfig, run: TrainingRun, decision: Decision) -> RunRec
             aliases=tuple(aliases),
             decision=decision,
         )
+
+
+def register_stored(
+    config: TrackingConfig,
+    *,
+    bundle_dir: Path,
+    model: ChurnModel,
+    input_example: pd.DataFrame,
+    horizon_days: int,
+    store_version: int,
+) -> RunRecord:
+    """Register a stored version that was never registered (its training's tracking failed)
+    and make it the registry's ``champion``, so the aliases mirror the model store again.
+
+    Raises:
+        TrackingError: the tracking store is unreachable or refused a write.
+    """
+    import mlflow
+    from mlflow import MlflowClient
+
+    try:
+        _configure(config)
+        client = MlflowClient(tracking_uri=config.uri, registry_uri=config.uri)
+        experiment = mlflow.set_experiment(config.experiment)
+        name = f"register-store-v{store_version}"
+        with mlflow.start_run(run_name=name, experiment_id=experiment.experiment_id) as active:
+            mlflow.set_tags({"store_version": str(store_version), HORIZON_TAG: str(horizon_days)})
+            mlflow.log_artifacts(str(bundle_dir), artifact_path=BUNDLE_ARTIFACT)
+            info = log_bundle_model(
+                bundle_dir, _signature(model, input_example), input_example, config.registered_model
+            )
+            version = str(info.registered_model_version)
+            registered = config.registered_model
+            client.set_model_version_tag(registered, version, HORIZON_TAG, str(horizon_days))
+            client.set_registered_model_alias(registered, CHAMPION, version)
+            log.info(
+                "registered the store's champion (version %d) as %s version %s, now champion",
+                store_version,
+                registered,
+                version,
+            )
+            return RunRecord(
+                active.info.run_id,
+                experiment.experiment_id,
+                config.uri,
+                model_uri=info.model_uri,
+                registered_model=registered,
+                version=version,
+                aliases=(CHAMPION,),
+            )
+    except _tracking_errors() as err:
+        raise _failure(config, err) from err
+
+
+def _signature(model: ChurnModel, example: pd.DataFrame) -> Any:
+    from mlflow.models import infer_signature
+
+    with warnings.catch_warnings():
+        # the hint that integer columns cannot hold missing values: counts never miss
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+        return infer_signature(example, model.predict_proba(example))
+
+
+def log_bundle_model(bundle_dir: Path, signature: Any, example: pd.DataFrame, name: str) -> Any:
+    """Log the bundle as a pyfunc defined in code (``churn.tracking.pyfunc``) and register it.
+
+    The model's artifacts are the bundle's files and a copy of the ``churn`` package (so the
+    registry model loads where churn is not installed); nothing is pickled.
+    """
+    import mlflow
+
+    return mlflow.pyfunc.log_model(
+        name=MODEL_ARTIFACT,
+        python_model=str(_CODE),
+        artifacts={BUNDLE_ARTIFACT: str(bundle_dir)},
+        code_paths=[str(_PACKAGE)],
+        signature=signature,
+        input_example=example,
+        pip_requirements=_requirements(),
+        registered_model_name=name,
+    )
 
 
 def _param(value: Any) -> str:
