@@ -1,17 +1,14 @@
-"""What every entry point shares: exit codes for schedulers and the demo data on demand."""
+"""What the entry points share: config nodes as plain values, the demo data on demand, loading."""
 
 from __future__ import annotations
 
 import logging
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from churn import data, labels, synthetic, training_table
-from churn.errors import ChurnError
 
 log = logging.getLogger(__name__)
 
@@ -19,17 +16,6 @@ log = logging.getLogger(__name__)
 def container(node: Any) -> dict[str, Any]:
     """A config node as plain Python values (what the library's settings are built from)."""
     return OmegaConf.to_container(node, resolve=True)  # type: ignore[return-value]
-
-
-def run_main(run: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
-    """Call ``run(cfg)``; on a known failure exit with its code and a one-line reason on stderr."""
-    try:
-        return run(cfg)
-    except ChurnError as err:
-        reason = " ".join(str(err).split())
-        log.error("%s: %s", type(err).__name__, reason)
-        sys.stderr.write(f"{type(err).__name__}: {reason}\n")
-        sys.exit(err.exit_code)
 
 
 def ensure_demo_data(data_cfg: DictConfig, *, seed: int) -> None:

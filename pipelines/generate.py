@@ -10,7 +10,8 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from pipelines.common import run_main, write_demo
+from pipelines.cli import launch, run_main
+from pipelines.common import write_demo
 
 log = logging.getLogger(__name__)
 
@@ -36,4 +37,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    launch(main, "generate")

@@ -17,7 +17,8 @@ from omegaconf import DictConfig
 
 from churn import bundle, tracking
 from churn.errors import ConfigError, TrackingError
-from pipelines.common import container, run_main
+from pipelines.cli import launch, run_main
+from pipelines.common import container
 
 log = logging.getLogger(__name__)
 
@@ -90,4 +91,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    launch(main, "promote")

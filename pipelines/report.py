@@ -18,7 +18,8 @@ from omegaconf import DictConfig
 from churn import reports, tracking
 from churn.errors import TrackingError
 from churn.files import atomic_file
-from pipelines.common import container, load_data, run_main
+from pipelines.cli import launch, run_main
+from pipelines.common import container, load_data
 
 log = logging.getLogger(__name__)
 
@@ -65,4 +66,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    launch(main, "report")

@@ -21,7 +21,8 @@ from omegaconf import DictConfig
 from churn import bundle, export, scoring, tracking
 from churn.errors import ConfigError
 from churn.timing import Stopwatch
-from pipelines.common import container, load_data, run_main
+from pipelines.cli import launch, run_main
+from pipelines.common import container, load_data
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,8 @@ def run(cfg: DictConfig) -> ScoreResult:
     """Score every customer at the as-of date and write the exports."""
     watch = Stopwatch()
     options = scoring.ScoreOptions.from_config(container(cfg))  # all checked first: exit 2
+    if "postgres" in options.targets:
+        export.check_reachable(options.database)  # before any work: exit 7
     with tempfile.TemporaryDirectory(prefix="churn-bundle-") as work, watch.stage("bundle"):
         loaded = _load_bundle(cfg, Path(work), options.require_signature)
     with watch.stage("load"):
@@ -90,4 +93,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    launch(main, "score")

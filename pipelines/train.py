@@ -22,7 +22,8 @@ from churn.files import write_json
 from churn.labels import LabelConfig
 from churn.model import ModelConfig
 from churn.timing import Stopwatch
-from pipelines.common import container, load_data, run_main, schedule
+from pipelines.cli import launch, run_main
+from pipelines.common import container, load_data, schedule
 
 log = logging.getLogger(__name__)
 
@@ -106,4 +107,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    launch(main, "train")

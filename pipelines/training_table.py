@@ -18,7 +18,8 @@ from omegaconf import DictConfig
 
 from churn import labels, training_table
 from churn.features import FeatureConfig
-from pipelines.common import container, load_data, run_main, schedule
+from pipelines.cli import launch, run_main
+from pipelines.common import container, load_data, schedule
 
 log = logging.getLogger(__name__)
 
@@ -57,4 +58,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    launch(main, "training_table")

@@ -17,7 +17,8 @@ from omegaconf import DictConfig
 
 from churn import data
 from churn.files import write_json
-from pipelines.common import load_data, run_main
+from pipelines.cli import launch, run_main
+from pipelines.common import load_data
 
 log = logging.getLogger(__name__)
 
@@ -57,4 +58,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    launch(main, "validate")

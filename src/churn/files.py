@@ -1,13 +1,16 @@
-"""Atomic, private file and folder writes.
+"""Atomic, private file and folder writes, and the locks that keep two runs apart.
 
-Every write goes to a temporary sibling that is renamed into place, so a reader sees the old
-content or the new one, never a half-written file. Customer data is written without world (or
-group) permissions.
+Every write goes to a temporary sibling that is renamed into place (a folder is exchanged with
+the old one in one step), so a reader sees the old content or the new one, never a half-written
+file or a missing folder. Customer data is written without world (or group) permissions.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
+import fcntl
 import json
 import logging
 import os
@@ -17,10 +20,15 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from churn.errors import LockedError
+
 log = logging.getLogger(__name__)
 
 PRIVATE_FILE_MODE = 0o600
 PRIVATE_DIR_MODE = 0o700
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
 
 
 @contextlib.contextmanager
@@ -48,11 +56,71 @@ def atomic_file(path: str | os.PathLike[str], *, private: bool = True) -> Iterat
 
 
 @contextlib.contextmanager
+def lock(path: str | os.PathLike[str], *, what: str) -> Iterator[None]:
+    """Hold an exclusive ``flock(2)`` on the file ``path`` (created, mode 0600) while inside.
+
+    The system releases the lock when its holder dies, so a killed run never leaves it held.
+
+    Raises:
+        LockedError: another process holds it; the message names ``what`` and the holder's pid.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(target, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
+    with open(descriptor, "r+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as err:
+            holder = handle.read().strip() or "unknown"
+            raise LockedError(
+                f"{what}: locked by another run (pid {holder}, lock {target}); try again when it "
+                "has finished"
+            ) from err
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _fault(step: str) -> None:
+    """A seam for tests: called between the filesystem calls of :func:`atomic_directory`."""
+
+
+def exchange(first: Path, second: Path) -> None:
+    """Swap two paths in one atomic step (Linux ``renameat2`` with ``RENAME_EXCHANGE``).
+
+    Raises:
+        OSError: the system or filesystem cannot (``ENOSYS``, ``EINVAL``), or the call failed.
+    """
+    function = getattr(_LIBC, "renameat2", None)
+    if function is None:
+        raise OSError(errno.ENOSYS, "renameat2 is not available", str(second))
+    result = function(
+        _AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE
+    )
+    if result != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code), str(second))
+
+
+@contextlib.contextmanager
 def atomic_directory(path: str | os.PathLike[str], *, private: bool = True) -> Iterator[Path]:
     """Yield a temporary folder to fill; on success it replaces the folder ``path`` as a whole.
 
-    An existing folder at ``path`` is moved aside, the new one renamed into place, then the old
-    one deleted, so all files appear together or not at all, and re-running replaces them.
+    The run holds the target's lock (``.<name>.lock`` beside it; :class:`LockedError` when
+    another run holds it) and first removes what a killed run left (``.<name>.*.tmp``). A new
+    folder is renamed into place; an existing one is exchanged with the new one in one atomic
+    step (:func:`exchange`), and the old content, now under the temporary name, is deleted. So a
+    reader of ``path`` sees the whole old folder or the whole new one, never none and never a
+    mix. On a filesystem that cannot exchange (some network filesystems), the old folder is
+    moved aside first (``.<name>.*.old``) and a run killed between the two renames is repaired
+    by the next one, which moves it back.
 
     Args:
         path: the final folder; its parent is created when missing.
@@ -60,20 +128,56 @@ def atomic_directory(path: str | os.PathLike[str], *, private: bool = True) -> I
     """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    with lock(final.parent / f".{final.name}.lock", what=str(final)):
+        _clean_stale(final)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+        try:
+            yield tmp
+            _set_modes(tmp, private=private)
+            _fault("filled")
+            if not os.path.lexists(final):
+                os.rename(tmp, final)
+            else:
+                _swap(tmp, final)
+            _fault("published")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)  # the new folder on failure, else the old
+
+
+def _swap(tmp: Path, final: Path) -> None:
     try:
-        yield tmp
-        _set_modes(tmp, private=private)
-        old: Path | None = None
-        if final.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent))
-            os.replace(final, old / final.name)
-        os.replace(tmp, final)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        exchange(tmp, final)
+        _fault("exchanged")
+        return
+    except OSError as err:
+        if err.errno not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+            raise
+        log.warning(
+            "%s: this filesystem cannot exchange two folders in one step (%s); replacing with "
+            "two renames",
+            final,
+            err.strerror,
+        )
+    old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent))
+    os.rename(final, old / final.name)
+    _fault("moved aside")
+    os.rename(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _clean_stale(final: Path) -> None:
+    """Remove what killed runs left beside ``final``; restore it when only its old copy is left."""
+    parent = final.parent
+    olds = sorted(parent.glob(f".{final.name}.*.old"), key=lambda p: p.stat().st_mtime)
+    if not os.path.lexists(final):
+        for old in reversed(olds):
+            if (old / final.name).is_dir():
+                os.rename(old / final.name, final)
+                log.warning("%s: restored the folder a killed run had moved aside", final)
+                break
+    for stale in [*olds, *parent.glob(f".{final.name}.*.tmp")]:
+        shutil.rmtree(stale, ignore_errors=True)
+        log.info("removed %s, left by a run that did not finish", stale)
 
 
 def _set_modes(root: Path, *, private: bool) -> None:

@@ -19,15 +19,22 @@ class Stopwatch:
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        """Time the block and log one line when it ends (also when it fails)."""
+        """Time the block and log one line when it ends: ``done`` or, when it raised, ``failed``."""
         started = time.perf_counter()
-        log.info("stage %s: started", name)
+        log.debug("stage %s: started", name)
         try:
             yield
-        finally:
-            elapsed = time.perf_counter() - started
-            self.seconds[name] = self.seconds.get(name, 0.0) + elapsed
-            log.info("stage %s: done in %.2f s", name, elapsed)
+        except BaseException as err:
+            elapsed = self._add(name, started)
+            log.error("stage %s: failed after %.2f s (%s)", name, elapsed, type(err).__name__)
+            raise
+        elapsed = self._add(name, started)
+        log.info("stage %s: done in %.2f s", name, elapsed)
+
+    def _add(self, name: str, started: float) -> float:
+        elapsed = time.perf_counter() - started
+        self.seconds[name] = self.seconds.get(name, 0.0) + elapsed
+        return elapsed
 
     @property
     def total(self) -> float:

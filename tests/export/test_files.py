@@ -60,7 +60,10 @@ def _mode(path: Path) -> int:
 
 
 def _hidden(parent: Path) -> list[str]:
-    return sorted(p.name for p in parent.iterdir() if p.name.startswith("."))
+    """Hidden temporary folders (lock files hold no data and stay)."""
+    return sorted(
+        p.name for p in parent.iterdir() if p.name.startswith(".") and p.suffix != ".lock"
+    )
 
 
 def test_export_folder_is_dated_by_as_of(tmp_path: Path) -> None:
@@ -135,7 +138,7 @@ def test_write_exports_crash_keeps_previous_folder(
         export.write_exports(folder, **_frames("second"))
     assert seen == [{export.SCORES, export.AT_RISK_PARQUET}]  # crashed half-way
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
-    assert [p.name for p in tmp_path.iterdir()] == ["2024-06-01"]
+    assert [p.name for p in tmp_path.iterdir() if p.suffix != ".lock"] == ["2024-06-01"]
 
 
 def test_write_exports_crash_leaves_no_folder(
@@ -147,7 +150,7 @@ def test_write_exports_crash_leaves_no_folder(
     with pytest.raises(OSError, match="disk full"):
         export.write_exports(root / "2024-06-01", **_frames())
     assert seen == [{export.SCORES, export.AT_RISK_PARQUET}]
-    assert list(root.iterdir()) == []
+    assert [p for p in root.iterdir() if p.suffix != ".lock"] == []
 
 
 def _offered_on(root: Path, day: str, ids: list[str], offers: list[str | None]) -> None:

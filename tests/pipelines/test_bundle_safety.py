@@ -14,7 +14,7 @@ import pytest
 
 from churn import bundle
 from tests.conftest import run_pipeline
-from tests.pipelines.test_model_store import FAST
+from tests.pipelines.conftest import FAST
 
 KEY = "a-test-key"
 

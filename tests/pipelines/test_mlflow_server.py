@@ -7,6 +7,7 @@ bundle is written and the message says so.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -163,3 +164,38 @@ def test_train_with_server_down_keeps_the_bundle(
     with pytest.raises(TrackingError, match="version 1 was stored in"):
         train.run(cfg)
     assert bundle.load_served(tmp_path / "models" / "churn").manifest.horizon_days == 90
+
+
+@pytest.mark.slow
+def test_a_password_in_the_tracking_uri_is_never_sent_to_mlflow(
+    server: str, small_demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    password = "pw-5e1d-never-logged"
+    uri = server.replace("http://", f"http://alice:{password}@")
+    monkeypatch.chdir(tmp_path)
+    result = train.run(
+        compose_config(
+            "train",
+            [
+                f"data.generate.output_dir={small_demo_dir}",
+                f"model_dir={tmp_path}/models/churn",
+                f"output_dir={tmp_path}/train",
+                "tracking=server",
+                f"tracking.uri={uri}",
+                "tracking.registered_model=churn-secret",
+                *FAST,
+            ],
+        )
+    )
+    assert result.run is not None
+    client = MlflowClient(tracking_uri=server)
+    run = client.get_run(result.run.run_id)
+    assert run.data.params["tracking.uri"] == server.replace("http://", "http://alice:***@")
+    assert all(password not in value for value in run.data.params.values())
+    mlflow.set_tracking_uri(server)
+    config = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/config.yaml")
+    assert "alice:***@" in config
+    assert password not in config
+    manifest = bundle.read_manifest(result.model_dir)
+    assert manifest.mlflow is not None
+    assert password not in json.dumps(manifest.to_dict())

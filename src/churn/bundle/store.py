@@ -29,6 +29,7 @@ import lightgbm as lgb
 
 from churn.bundle.manifest import Manifest
 from churn.errors import BundleError
+from churn.features.config import DEFINITIONS_VERSION
 from churn.files import atomic_directory, atomic_file, canonical_json
 from churn.model.deployed import BOOSTER_FILE, MODEL_JSON, ChurnModel
 
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 MANIFEST_FILE = "manifest.json"
 SIGNATURE_FILE = "manifest.sig"
 KEY_VARIABLE = "CHURN_BUNDLE_KEY"
+FEATURES_KEY = "churn-features"  # in ``libraries``: the feature definitions' version
 MODEL_KIND = ChurnModel.kind
 MODEL_FILES = (BOOSTER_FILE, MODEL_JSON)
 _RESERVED = (*MODEL_FILES, MANIFEST_FILE, SIGNATURE_FILE)
@@ -64,7 +66,7 @@ class Bundle:
 
 def library_versions() -> dict[str, str]:
     """Versions of Python and the libraries a model depends on."""
-    versions = {"python": platform.python_version()}
+    versions = {"python": platform.python_version(), FEATURES_KEY: DEFINITIONS_VERSION}
     for name in _LIBRARIES:
         try:
             versions[name] = importlib.metadata.version(name)

@@ -22,7 +22,6 @@ new model beside it.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -35,9 +34,10 @@ from typing import Any
 
 import pandas as pd
 
+from churn import files
 from churn.bundle.manifest import Manifest
 from churn.bundle.store import MANIFEST_FILE, MODEL_FILES, Bundle, load, read_manifest, save
-from churn.errors import BundleError, LockedError
+from churn.errors import BundleError
 
 log = logging.getLogger(__name__)
 
@@ -191,27 +191,8 @@ class ModelStore:
             LockedError: another process holds it (its pid is named).
         """
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        descriptor = os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
-        with open(descriptor, "r+", encoding="utf-8") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as err:
-                handle.seek(0)
-                holder = handle.read().strip() or "unknown"
-                raise LockedError(
-                    f"model store {self.root}: locked by another run (pid {holder}); try again "
-                    "when it has finished"
-                ) from err
-            handle.seek(0)
-            handle.truncate()
-            handle.write(f"{os.getpid()}\n")
-            handle.flush()
-            try:
-                yield
-            finally:
-                handle.seek(0)
-                handle.truncate()
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with files.lock(self.root / LOCK, what=f"model store {self.root}"):
+            yield
 
     def _adopt_legacy(self) -> None:
         """Move a bundle saved directly in ``root`` (before the store) into ``versions/1``."""

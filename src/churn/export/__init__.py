@@ -6,7 +6,15 @@ builds its ``manifest.json``; :mod:`~churn.export.database` writes the at-risk l
 PostgreSQL in one transaction.
 """
 
-from churn.export.database import KEY, DatabaseConfig, engine_url, table_for, write_at_risk
+from churn.export.database import (
+    KEY,
+    DatabaseConfig,
+    check_reachable,
+    check_url,
+    engine_url,
+    table_for,
+    write_at_risk,
+)
 from churn.export.files import (
     AT_RISK_CSV,
     AT_RISK_PARQUET,
@@ -32,6 +40,8 @@ __all__ = [
     "ExportManifest",
     "ScoredWith",
     "build_manifest",
+    "check_reachable",
+    "check_url",
     "engine_url",
     "export_folder",
     "read_suppression",

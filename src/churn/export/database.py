@@ -58,6 +58,49 @@ def engine_url(target: DatabaseConfig) -> str:
     return url if url else "postgresql+psycopg://"
 
 
+def check_url(target: DatabaseConfig) -> str:
+    """The database URL, checked before any work: a PostgreSQL SQLAlchemy URL.
+
+    Raises:
+        ConfigError: ``$<url_env>`` is not a URL SQLAlchemy can read, or not PostgreSQL (the
+            message never shows the password).
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    url = engine_url(target)
+    expected = f"${target.url_env}: expected a URL such as postgresql+psycopg://user@host:5432/db"
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as err:
+        raise ConfigError(f"{expected}; got a value that is not such a URL") from err
+    if parsed.get_backend_name() != "postgresql":
+        raise ConfigError(f"{expected}; got the backend {parsed.get_backend_name()!r}")
+    return url
+
+
+def check_reachable(target: DatabaseConfig, *, timeout_s: int = 10) -> None:
+    """Connect once before any work, so an unreachable database fails the run early.
+
+    Raises:
+        ExportError: the database cannot be reached or refused the login.
+    """
+    import sqlalchemy as sa
+
+    url = check_url(target)
+    engine = sa.create_engine(url, connect_args={"connect_timeout": timeout_s})
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError as err:
+        reason = " ".join(str(err).split("\n")[0].split())[:300]
+        raise ExportError(
+            f"database {_where(url)}: cannot connect before scoring (nothing was written): {reason}"
+        ) from err
+    finally:
+        engine.dispose()
+
+
 def _where(url: str) -> str:
     """Host and database of a URL or the PG* variables, without user or password."""
     from sqlalchemy.engine import make_url

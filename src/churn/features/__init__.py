@@ -20,6 +20,7 @@ training (many cutoffs) and scoring (one as-of date), so the two can never disag
 
 from churn.features.build import RESULT_BATCH_ROWS, build_features, write_features
 from churn.features.config import (
+    DEFINITIONS_VERSION,
     MAX_ACTIVE_PERIODS,
     PERIOD_DAYS,
     SECONDS_PER_DAY,
@@ -31,6 +32,7 @@ from churn.features.query import btyd_summary, feature_query
 
 __all__ = [
     "BTYD_HELPERS",
+    "DEFINITIONS_VERSION",
     "MAX_ACTIVE_PERIODS",
     "PERIOD_DAYS",
     "RESULT_BATCH_ROWS",

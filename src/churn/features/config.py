@@ -13,6 +13,9 @@ from churn.errors import ConfigError
 log = logging.getLogger(__name__)
 
 SECONDS_PER_DAY = 86_400.0
+# The version of the feature definitions: raise it with any change to what a feature means or
+# how it is computed, so a bundle trained on the old definitions is refused at scoring.
+DEFINITIONS_VERSION = "1"
 PERIOD_DAYS = 30
 MAX_ACTIVE_PERIODS = 62
 

@@ -93,7 +93,7 @@ def fit_btyd(table: pa.Table, config: FeatureConfig) -> dict[pd.Timestamp, btyd.
                 "BG/NBD at %s: %s; btyd features left empty for this cutoff", day.date(), err
             )
             continue
-        log.info("BG/NBD at %s on %d buyers: %s", day.date(), buyers, params)
+        log.debug("BG/NBD at %s on %d buyers: %s", day.date(), buyers, params)
         previous = params
         fitted[day] = params
     return fitted

@@ -9,7 +9,7 @@ from typing import Any
 
 from churn import offers
 from churn.errors import ConfigError
-from churn.export.database import DatabaseConfig
+from churn.export.database import DatabaseConfig, check_url
 from churn.monitoring import DriftConfig
 from churn.scoring.tiers import TierConfig
 
@@ -37,6 +37,7 @@ class ScoreOptions:
     customer_id_column: str = "customer_id"
     fail_on_drift: bool = False
     require_signature: bool = False
+    allow_library_change: bool = False
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ScoreOptions:
@@ -105,12 +106,11 @@ class ScoreOptions:
         max_age = _whole_number("score.max_model_age_days", score.get("max_model_age_days", 90))
         if batch_size < 1:
             raise ConfigError(f"score.batch_size: expected >= 1; got {batch_size}")
-        require_signature = score.get("require_signature", False)
-        if not isinstance(require_signature, bool):
-            raise ConfigError(
-                f"score.require_signature: expected true or false; got {require_signature!r}"
-            )
+        require_signature = _flag("score.require_signature", score.get("require_signature", False))
+        allow_change = _flag("score.allow_library_change", score.get("allow_library_change", False))
         database = DatabaseConfig.from_mapping(postgres)
+        if "postgres" in targets:
+            check_url(database)
         distributed = bool(score.get("distributed"))
         if distributed and engine_name != "spark":
             raise ConfigError(
@@ -135,7 +135,14 @@ class ScoreOptions:
             str(customer_id_column),
             bool(drift.get("fail_on_flag", False)),
             require_signature,
+            allow_change,
         )
+
+
+def _flag(where: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: expected true or false; got {value!r}")
+    return value
 
 
 def _whole_number(where: str, value: Any) -> int:

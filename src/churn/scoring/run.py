@@ -17,7 +17,8 @@ from typing import Any
 import pandas as pd
 
 from churn import engine, labels, monitoring
-from churn.bundle import Bundle
+from churn.bundle import Bundle, Manifest
+from churn.bundle.compat import check_compatibility
 from churn.data import Dataset
 from churn.errors import DriftError
 from churn.export.files import read_suppression, recently_offered
@@ -82,6 +83,10 @@ def score_dataset(
         return stopwatch.stage(name) if stopwatch is not None else nullcontext()
 
     manifest = bundle.manifest
+    check_compatibility(
+        manifest, where=f"bundle {bundle.path}", allow_library_change=options.allow_library_change
+    )
+    _check_references(manifest, options)
     con = engine.connect(engine_config)
     tables = engine.register(
         con, dataset.transactions, customers=dataset.customers, events=dataset.events
@@ -198,3 +203,16 @@ def log_headline(run: ScoringRun, options: ScoreOptions, folder: Path, seconds: 
         options.offers.budget,
         folder,
     )
+
+
+def _check_references(manifest: Manifest, options: ScoreOptions) -> None:
+    """Say when drift cannot be measured: no reference distributions in the manifest."""
+    if manifest.reference_distributions:
+        return
+    message = (
+        "the model's manifest holds no reference distributions: drift cannot be measured for "
+        "this run"
+    )
+    if options.fail_on_drift:
+        raise DriftError(f"{message}, and drift.fail_on_flag is true; train the model again")
+    log.warning("%s (drift.fail_on_flag=true would stop here)", message)

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from churn.config import Config
 from churn.errors import ConfigError, TrackingError
+from churn.secrets import redact
 
 log = logging.getLogger(__name__)
 
@@ -84,5 +85,5 @@ def _tracking_errors() -> tuple[type[BaseException], ...]:
 
 
 def _failure(config: TrackingConfig, err: BaseException) -> TrackingError:
-    reason = " ".join(str(err).split())[:500]
-    return TrackingError(f"tracking at {config.uri} failed: {reason}")
+    reason = redact(" ".join(str(err).split())[:500])
+    return TrackingError(f"tracking at {redact(config.uri)} failed: {reason}")

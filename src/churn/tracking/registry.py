@@ -7,6 +7,7 @@ from pathlib import Path
 
 from churn.errors import TrackingError
 from churn.promotion import Champion
+from churn.secrets import redact
 from churn.tracking.config import TrackingConfig, _configure, _failure, _tracking_errors
 from churn.tracking.runs import CHAMPION, HORIZON_TAG
 
@@ -101,6 +102,7 @@ def download_bundle(config: TrackingConfig, alias: str, destination: Path) -> Pa
     except _tracking_errors() as err:
         reason = " ".join(str(err).split())[:500]
         raise TrackingError(
-            f"registry at {config.uri}: cannot fetch {config.registered_model}@{alias}: {reason}"
+            f"registry at {redact(config.uri)}: cannot fetch {config.registered_model}@{alias}: "
+            f"{redact(reason)}"
         ) from err
     return Path(local)

@@ -16,6 +16,7 @@ import pandas as pd
 
 from churn.model import ChurnModel
 from churn.promotion import Decision
+from churn.secrets import redact, redact_values
 from churn.tracking.config import TrackingConfig, _configure, _failure, _tracking_errors
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ class RunRecord:
         return {
             "run_id": self.run_id,
             "experiment_id": self.experiment_id,
-            "tracking_uri": self.tracking_uri,
+            "tracking_uri": redact(self.tracking_uri),
             "model_uri": self.model_uri,
             "registered_model": self.registered_model,
             "version": self.version,
@@ -95,9 +96,9 @@ def _log(config: TrackingConfig, run: TrainingRun, decision: Decision) -> RunRec
     experiment = mlflow.set_experiment(config.experiment)
     with mlflow.start_run(run_name=run.run_name, experiment_id=experiment.experiment_id) as active:
         run_id = active.info.run_id
-        mlflow.log_params({k: _param(v) for k, v in run.params.items()})
+        mlflow.log_params({k: _param(redact_values(v)) for k, v in run.params.items()})
         mlflow.set_tags({**run.tags, HORIZON_TAG: str(run.horizon_days)})
-        mlflow.log_text(run.config_yaml, "config.yaml")
+        mlflow.log_text(redact(run.config_yaml), "config.yaml")
         mlflow.log_dict(dict(run.fingerprint), "data_fingerprint.json")
         finite = {k: float(v) for k, v in run.metrics.items() if math.isfinite(float(v))}
         skipped = sorted(set(run.metrics) - set(finite))
