@@ -73,6 +73,30 @@ def test_data_option_requires_path(option: str) -> None:
     assert OmegaConf.is_missing(cfg.data, "path")
 
 
+@pytest.mark.parametrize("option", ["demo", "csv", "parquet", "duckdb"])
+def test_data_option_has_safe_bounds(option: str) -> None:
+    cfg = compose_config("validate", [f"data={option}", "output_dir=out"])
+    assert cfg.data.min_timestamp == "1970-01-01"
+    assert cfg.data.max_abs_amount == 1e9
+    assert list(cfg.data.nps_range) == [0, 10]
+    assert cfg.data.id_normalization == "none"
+
+
+def test_data_bounds_can_be_overridden_on_the_command_line() -> None:
+    overrides = [
+        "data.max_abs_amount=1e12",
+        "data.min_timestamp=2000-01-01",
+        "data.nps_range=[1,10]",
+        "data.id_normalization=strip_numeric_suffix",
+        "output_dir=out",
+    ]
+    cfg = compose_config("validate", overrides)
+    assert cfg.data.max_abs_amount == 1e12
+    assert cfg.data.min_timestamp == "2000-01-01"
+    assert list(cfg.data.nps_range) == [1, 10]
+    assert cfg.data.id_normalization == "strip_numeric_suffix"
+
+
 def test_data_demo_points_into_generate_folder() -> None:
     cfg = compose_config("validate", ["data.generate.output_dir=elsewhere", "output_dir=out"])
     assert cfg.data.path == "elsewhere/transactions.parquet"

@@ -229,7 +229,7 @@ def test_load_duckdb_view_and_schema_table(tmp_path: Path) -> None:
         con.execute("CREATE SCHEMA sales")
         con.execute("CREATE TABLE sales.tx AS SELECT * FROM frame")
         con.execute("CREATE VIEW tx_view AS SELECT * FROM sales.tx WHERE amount > 0")
-        con.execute("CREATE TABLE events AS SELECT 1 AS customer_id, 'nps' AS type")
+        con.execute("CREATE TABLE events AS SELECT 1 AS customer_id, 'complaint' AS type")
         con.execute("ALTER TABLE events ADD COLUMN timestamp DATE DEFAULT DATE '2024-01-01'")
 
     ds = data.load(config("duckdb", path, table="sales.tx", events="events"), now=NOW)
@@ -269,6 +269,66 @@ def test_load_bad_config_raises_config_error(
 
     with pytest.raises(ConfigError, match=match):
         data.load(cfg, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"min_timestamp": "year one"},
+            "data.min_timestamp: expected an ISO 8601 date or datetime such as '2024-06-30' or "
+            "'2024-06-30T12:00:00'; got 'year one'",
+        ),
+        (
+            {"min_timestamp": None},
+            "data.min_timestamp: required; expected an ISO 8601 date or datetime such as "
+            "'1970-01-01' (earlier rows are rejected); got None",
+        ),
+        (
+            {"min_timestamp": "2024-06-01", "max_timestamp": "2024-05-31"},
+            "data.min_timestamp: expected a time before data.max_timestamp 2024-05-31 00:00:00; "
+            "got 2024-06-01 00:00:00",
+        ),
+        (
+            {"min_timestamp": "2025-01-01"},
+            "data.min_timestamp: expected a time before the max_timestamp limit "
+            "2025-01-01 00:00:00 (now, as data.max_timestamp is null); got 2025-01-01 00:00:00",
+        ),
+        *(
+            (
+                {"max_abs_amount": value},
+                "data.max_abs_amount: expected a positive finite number such as 1e9; "
+                f"got {value!r}",
+            )
+            for value in (0, -5.0, float("inf"), "1e9", True, None)
+        ),
+        *(
+            (
+                {"nps_range": value},
+                "data.nps_range: expected [lowest, highest], whole numbers with "
+                f"0 <= lowest <= highest <= 10 (the NPS scale); got {value!r}",
+            )
+            for value in ([0, 11], [-1, 10], [7, 3], [0.0, 10], [0], "0-10", None)
+        ),
+        (
+            {"id_normalization": "strip"},
+            "data.id_normalization: expected one of none, strip_numeric_suffix; got 'strip'",
+        ),
+        (
+            {"id_normalization": None},
+            "data.id_normalization: expected one of none, strip_numeric_suffix; got None",
+        ),
+    ],
+)
+def test_load_bad_bound_or_id_config_raises_config_error(
+    tmp_path: Path, overrides: dict[str, Any], message: str
+) -> None:
+    cfg = config("csv", write_csv(transactions_frame(), tmp_path / "tx.csv"), **overrides)
+
+    with pytest.raises(ConfigError) as caught:
+        data.load(cfg, now=NOW)
+
+    assert str(caught.value) == message
 
 
 def test_load_optional_column_mapped_to_null_is_left_out(tmp_path: Path) -> None:

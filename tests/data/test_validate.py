@@ -6,6 +6,7 @@ import datetime as dt
 import itertools
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -31,14 +32,55 @@ def test_load_integer_and_float_customer_ids_become_integer_strings(tmp_path: Pa
     assert rejects_of(ds) == [(2, "null_id")]
 
 
-def test_load_text_customer_ids_are_stripped_and_lose_a_zero_fraction(tmp_path: Path) -> None:
+def test_load_text_customer_ids_are_trimmed_and_kept_as_given_by_default(tmp_path: Path) -> None:
     frame = transactions_frame().astype({"customer_id": str})
-    frame["customer_id"] = [" 7 ", "7.0", "A-1.0", "007"]
+    frame["customer_id"] = [" 7 ", "7.0", "\t2.00\n", "007"]
     path = write_csv(frame, tmp_path / "tx.csv")
 
     ds = data.load(config("csv", path), now=NOW)
 
-    assert ds.transactions.column("customer_id").to_pylist() == ["7", "7", "A-1.0", "007"]
+    assert ds.transactions.column("customer_id").to_pylist() == ["7", "7.0", "2.00", "007"]
+
+
+def test_load_strip_numeric_suffix_makes_integers_with_a_zero_fraction_one_id(
+    tmp_path: Path,
+) -> None:
+    frame = pd.DataFrame(
+        {
+            "customer_id": [" 7 ", "7.0", "\t2.00", "-2.0", "002", "2.", "2.5", "2.0e0", "A-1.0"],
+            "timestamp": "2024-01-01",
+            "amount": 1.0,
+        }
+    )
+    path = write_csv(frame, tmp_path / "tx.csv")
+
+    ds = data.load(config("csv", path, id_normalization="strip_numeric_suffix"), now=NOW)
+
+    assert ds.transactions.column("customer_id").to_pylist() == [
+        "7", "7", "2", "-2", "002", "2.", "2.5", "2.0e0", "A-1.0"
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("id_normalization", ["none", "strip_numeric_suffix"])
+def test_load_numeric_id_columns_are_written_as_integers_either_way(
+    tmp_path: Path, id_normalization: str
+) -> None:
+    frame = pd.DataFrame(
+        {
+            "customer_id": [2.0, -3.0, 2.5, 12345678901.0],
+            "timestamp": pd.to_datetime(["2024-01-01"] * 4),
+            "amount": 1.0,
+            "transaction_id": pa.array([1, 2, 3, 4], pa.int64()),
+        }
+    )
+    frame.to_parquet(tmp_path / "tx.parquet")
+
+    ds = data.load(
+        config("parquet", tmp_path / "tx.parquet", id_normalization=id_normalization), now=NOW
+    )
+
+    assert ds.transactions.column("customer_id").to_pylist() == ["2", "-3", "2.5", "12345678901"]
+    assert ds.transactions.column("transaction_id").to_pylist() == ["1", "2", "3", "4"]
 
 
 def test_load_timestamp_format_parses_and_rejects(tmp_path: Path) -> None:
@@ -144,8 +186,12 @@ def test_load_rejects_every_bad_transaction_row_with_a_reason(tmp_path: Path) ->
         ("2", "2024-01-01", "NaN", "i", "1"),  # non_finite_amount
         ("2", "2024-01-01", "-inf", "j", "1"),  # non_finite_amount
         ("2", "2024-01-01", "", "k", "1"),  # non_finite_amount (missing)
-        ("2", "2024-01-01", "10", "a", "1"),  # duplicate_id of row 0
+        ("1", "2024-01-01", "10.0", "a", "1"),  # duplicate_id of row 0 (the same values)
         ("2", "2024-01-01", "10", "m", "many"),  # bad_quantity
+        ("2", "0001-01-01", "10", "n", "1"),  # early_timestamp
+        ("2", "2024-01-01", "1e308", "o", "1"),  # amount_out_of_range
+        ("2", "2024-01-01", "-2e9", "p", "1"),  # amount_out_of_range (a refund)
+        ("4", "2024-01-01", "12", "a", "1"),  # duplicate_id_conflict of row 0
         ("3", "2024-01-01", "-5.5", "", ""),  # good: a refund, no id, no quantity
     ]
     frame = pd.DataFrame(
@@ -168,6 +214,10 @@ def test_load_rejects_every_bad_transaction_row_with_a_reason(tmp_path: Path) ->
         (10, "non_finite_amount"),
         (11, "duplicate_id"),
         (12, "bad_quantity"),
+        (13, "early_timestamp"),
+        (14, "amount_out_of_range"),
+        (15, "amount_out_of_range"),
+        (16, "duplicate_id_conflict"),
     ]
     assert list(ds.rejects["reason"]) == [
         "customer_id is missing",
@@ -182,6 +232,11 @@ def test_load_rejects_every_bad_transaction_row_with_a_reason(tmp_path: Path) ->
         "amount is missing",
         f"transaction_id 'a' repeats {path} row 0, which is kept",
         "quantity 'many' is not a finite number",
+        "timestamp '0001-01-01' is before min_timestamp 1970-01-01 00:00:00",
+        "amount '1e308' is larger in size than max_abs_amount 1e+09",
+        "amount '-2e9' is larger in size than max_abs_amount 1e+09",
+        f"transaction_id 'a' repeats {path} row 0, which is kept; they differ in customer_id, "
+        "amount",
     ]
     assert set(ds.rejects["table"]) == {"transactions"}
     assert set(ds.rejects["source"]) == {str(path)}
@@ -190,21 +245,25 @@ def test_load_rejects_every_bad_transaction_row_with_a_reason(tmp_path: Path) ->
     assert ds.transactions.column("transaction_id").to_pylist() == ["a", None]
     assert ds.transactions.column("quantity").to_pylist() == [1.0, None]
     report = ds.reports["transactions"]
-    assert (report.input_rows, report.used_rows, report.rejected_rows) == (14, 2, 12)
+    assert (report.input_rows, report.used_rows, report.rejected_rows) == (18, 2, 16)
     assert report.rejected_by_rule == {
         "bad_timestamp": 3,
         "non_finite_amount": 3,
         "null_id": 2,
+        "amount_out_of_range": 2,
         "future_timestamp": 1,
+        "early_timestamp": 1,
         "bad_amount": 1,
-        "duplicate_id": 1,
         "bad_quantity": 1,
+        "duplicate_id": 1,
+        "duplicate_id_conflict": 1,
     }
 
 
 def test_load_duplicate_keeps_the_first_valid_occurrence(tmp_path: Path) -> None:
     frame = transactions_frame()
     frame["transaction_id"] = ["t1", "t1", "t1", "t9"]
+    frame.iloc[2] = frame.iloc[1]  # a copy of the second
     frame.loc[0, "amount"] = np.inf  # the first t1 is invalid, so the second is kept
     frame.to_parquet(tmp_path / "tx.parquet")
 
@@ -233,6 +292,7 @@ def test_load_rows_are_numbered_within_each_file(tmp_path: Path) -> None:
 def test_load_parquet_duplicate_across_files_names_the_kept_file(tmp_path: Path) -> None:
     frame = transactions_frame()
     frame["transaction_id"] = ["t1", "t2", "t3", "t1"]
+    frame.iloc[3] = frame.iloc[0]  # the same transaction in both files
     frame.iloc[:2].to_parquet(tmp_path / "a.parquet")
     frame.iloc[2:].to_parquet(tmp_path / "b.parquet")
 
@@ -265,15 +325,16 @@ def test_load_customers_validates_and_passes_attributes_through(tmp_path: Path) 
     assert ds.customers.column("tier").to_pylist() == ["a", "b"]
     customer_rejects = ds.rejects[ds.rejects["table"] == "customers"]
     assert list(zip(customer_rejects["source_row"], customer_rejects["rule"], strict=True)) == [
-        (2, "duplicate_id"),
+        (2, "duplicate_id_conflict"),
         (3, "null_id"),
         (4, "bad_signup_date"),
     ]
     assert customer_rejects["reason"].iloc[0] == (
-        f"customer_id (column 'id') '2' repeats {path} row 1, which is kept"
+        f"customer_id (column 'id') '2' repeats {path} row 1, which is kept; they differ in "
+        "signup_date, tier (column 'segment')"
     )
     assert ds.reports["customers"] == data.TableReport(
-        5, 2, 3, {"duplicate_id": 1, "null_id": 1, "bad_signup_date": 1}
+        5, 2, 3, {"null_id": 1, "duplicate_id_conflict": 1, "bad_signup_date": 1}
     )
 
 
@@ -339,6 +400,181 @@ def test_load_reject_column_names_do_not_clash_with_fixed_columns(tmp_path: Path
     assert ds.rejects.loc[0, "source_"] == "shop"
 
 
+# --- bounds: timestamps, amounts, NPS answers; conflicting duplicates -------------------------
+
+
+def test_load_rejects_timestamps_before_min_timestamp(tmp_path: Path) -> None:
+    frame = transactions_frame()
+    frame["timestamp"] = ["0001-01-01", "1969-12-31 23:59:59", "1970-01-01", "2024-01-01"]
+    path = write_csv(frame, tmp_path / "tx.csv")
+    events = pd.DataFrame(
+        {"customer_id": ["1", "1"], "timestamp": ["0001-01-01", "2024-01-01"], "type": "complaint"}
+    )
+    events_path = write_csv(events, tmp_path / "events.csv")
+
+    ds = data.load(config("csv", path, events=str(events_path)), now=NOW)
+
+    assert rejects_of(ds) == [
+        (0, "early_timestamp"),
+        (1, "early_timestamp"),
+        (0, "early_timestamp"),
+    ]
+    assert list(ds.rejects["table"]) == ["transactions", "transactions", "events"]
+    assert ds.rejects.loc[0, "reason"] == (
+        "timestamp '0001-01-01' is before min_timestamp 1970-01-01 00:00:00"
+    )
+    assert ds.transactions.column("timestamp").to_pylist() == [
+        dt.datetime(1970, 1, 1),
+        dt.datetime(2024, 1, 1),
+    ]
+
+
+def test_load_min_timestamp_is_configurable(tmp_path: Path) -> None:
+    path = write_csv(transactions_frame(), tmp_path / "tx.csv")
+
+    ds = data.load(config("csv", path, min_timestamp="2024-01-02"), now=NOW)
+
+    assert rejects_of(ds) == [(0, "early_timestamp")]
+    assert ds.rejects.loc[0, "reason"].endswith("is before min_timestamp 2024-01-02 00:00:00")
+
+
+def test_load_rejects_amounts_larger_than_max_abs_amount(tmp_path: Path) -> None:
+    frame = transactions_frame()
+    frame["amount"] = [1e308, -1e9, 1e9, 1000000000.5]
+    frame.to_parquet(tmp_path / "tx.parquet")
+
+    ds = data.load(config("parquet", tmp_path / "tx.parquet"), now=NOW)
+
+    assert rejects_of(ds) == [(0, "amount_out_of_range"), (3, "amount_out_of_range")]
+    assert ds.rejects.loc[0, "reason"] == (
+        "amount '1e+308' is larger in size than max_abs_amount 1e+09"
+    )
+    assert ds.transactions.column("amount").to_pylist() == [-1e9, 1e9]
+
+
+def test_load_max_abs_amount_is_configurable(tmp_path: Path) -> None:
+    path = write_csv(transactions_frame(), tmp_path / "tx.csv")
+
+    ds = data.load(config("csv", path, max_abs_amount=50), now=NOW)
+
+    assert rejects_of(ds) == [(3, "amount_out_of_range")]
+    assert ds.rejects.loc[0, "reason"] == "amount '100.0' is larger in size than max_abs_amount 50"
+
+
+def _nps_events(tmp_path: Path, values: list[str], types: list[str] | None = None) -> Path:
+    events = pd.DataFrame(
+        {
+            "customer_id": "1",
+            "timestamp": "2024-01-01",
+            "type": types or ["nps"] * len(values),
+            "value": values,
+        }
+    )
+    return write_csv(events, tmp_path / "events.csv")
+
+
+def test_load_rejects_nps_answers_outside_the_nps_range(tmp_path: Path) -> None:
+    tx = write_csv(transactions_frame(), tmp_path / "tx.csv")
+    values = ["0", "10", "11", "-1", "7.5", "", "NaN", "10.0", "42"]
+    events = _nps_events(tmp_path, values, ["nps"] * 8 + ["complaint"])
+
+    ds = data.load(config("csv", tx, events=str(events)), now=NOW)
+
+    assert ds.events is not None
+    assert ds.events.column("value").to_pylist() == [0.0, 10.0, 10.0, 42.0]
+    assert rejects_of(ds) == [(i, "bad_nps_value") for i in (2, 3, 4, 5, 6)]
+    assert list(ds.rejects["reason"]) == [
+        "value '11' is not an NPS answer (a whole number from 0 to 10)",
+        "value '-1' is not an NPS answer (a whole number from 0 to 10)",
+        "value '7.5' is not an NPS answer (a whole number from 0 to 10)",
+        "value is missing: expected an NPS answer (a whole number from 0 to 10)",
+        "value 'NaN' is not an NPS answer (a whole number from 0 to 10)",
+    ]
+
+
+def test_load_nps_range_is_configurable(tmp_path: Path) -> None:
+    tx = write_csv(transactions_frame(), tmp_path / "tx.csv")
+    events = _nps_events(tmp_path, ["0", "1", "10"])
+
+    ds = data.load(config("csv", tx, events=str(events), nps_range=[1, 10]), now=NOW)
+
+    assert rejects_of(ds) == [(0, "bad_nps_value")]
+    assert ds.rejects.loc[0, "reason"] == (
+        "value '0' is not an NPS answer (a whole number from 1 to 10)"
+    )
+
+
+def test_load_nps_events_without_value_column_are_rejected(tmp_path: Path) -> None:
+    tx = write_csv(transactions_frame(), tmp_path / "tx.csv")
+    events = pd.DataFrame(
+        {"customer_id": "1", "timestamp": "2024-01-01", "type": ["nps", "complaint"]}
+    )
+    path = write_csv(events, tmp_path / "events.csv")
+
+    ds = data.load(config("csv", tx, events=str(path)), now=NOW)
+
+    assert rejects_of(ds) == [(0, "bad_nps_value")]
+    assert ds.rejects.loc[0, "reason"] == "type 'nps' has no value column to answer with"
+
+
+def test_load_duplicate_id_conflict_names_the_differing_columns(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["1", "1", "1", "2"],
+            "timestamp": ["2024-01-01", "2024-01-01T00:00:00", "2024-01-01", "2024-01-01"],
+            "amount": ["10", "10.00", "11", "10"],
+            "transaction_id": ["t1", "t1", "t1", "t1"],
+            "note": ["a", "b", "a", "a"],  # not loaded, so not compared
+        }
+    )
+    path = write_csv(frame, tmp_path / "tx.csv")
+
+    ds = data.load(config("csv", path), now=NOW)
+
+    assert rejects_of(ds) == [
+        (1, "duplicate_id"),
+        (2, "duplicate_id_conflict"),
+        (3, "duplicate_id_conflict"),
+    ]
+    assert list(ds.rejects["reason"]) == [
+        f"transaction_id 't1' repeats {path} row 0, which is kept",
+        f"transaction_id 't1' repeats {path} row 0, which is kept; they differ in amount",
+        f"transaction_id 't1' repeats {path} row 0, which is kept; they differ in customer_id",
+    ]
+    assert ds.transactions.column("amount").to_pylist() == [10.0]
+
+
+def test_load_duckdb_table_applies_the_bounds_and_duplicate_rules(tmp_path: Path) -> None:
+    path = tmp_path / "shop.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            """CREATE TABLE transactions AS SELECT * FROM (VALUES
+                (1, TIMESTAMP '2024-01-01', 10.0, 't1'),
+                (1, TIMESTAMP '0001-01-01', 10.0, 't2'),
+                (2, TIMESTAMP '2024-01-02', 1e308, 't3'),
+                (1, TIMESTAMP '2024-01-01', 10.0, 't1'),
+                (3, TIMESTAMP '2024-01-01', 10.0, 't1'))
+            AS t(customer_id, "timestamp", amount, transaction_id)"""
+        )
+        con.execute(
+            """CREATE TABLE events AS SELECT * FROM (VALUES
+                (1, TIMESTAMP '2024-01-01', 'nps', 9), (1, TIMESTAMP '2024-01-02', 'nps', 12))
+            AS t(customer_id, "timestamp", type, value)"""
+        )
+
+    ds = data.load(config("duckdb", path, events="events"), now=NOW)
+
+    rows = ds.rejects[["table", "source_row", "rule"]].itertuples(index=False, name=None)
+    assert list(rows) == [
+        ("transactions", 1, "early_timestamp"),
+        ("transactions", 2, "amount_out_of_range"),
+        ("transactions", 3, "duplicate_id"),
+        ("transactions", 4, "duplicate_id_conflict"),
+        ("events", 1, "bad_nps_value"),
+    ]
+    assert ds.transactions.column("transaction_id").to_pylist() == ["t1"]
+
+
 # --- counts add up (property) ------------------------------------------------------------------
 
 BAD_ROWS: dict[str, tuple[str, str, str]] = {
@@ -347,6 +583,8 @@ BAD_ROWS: dict[str, tuple[str, str, str]] = {
     "future_timestamp": ("c", "2099-01-01 00:00:00", "1"),
     "bad_amount": ("c", "2024-01-01", "1,5"),
     "non_finite_amount": ("c", "2024-01-01", "inf"),
+    "early_timestamp": ("c", "1969-12-31 23:59:59", "1"),
+    "amount_out_of_range": ("c", "2024-01-01", "1000000001"),
 }
 _examples = itertools.count()
 
@@ -356,24 +594,31 @@ _examples = itertools.count()
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
-@given(kinds=st.lists(st.sampled_from(["good", "duplicate", *BAD_ROWS]), min_size=1, max_size=25))
+@given(
+    kinds=st.lists(
+        st.sampled_from(["good", "duplicate", "conflict", *BAD_ROWS]), min_size=1, max_size=25
+    )
+)
 def test_load_counts_add_up_and_each_bad_row_gets_its_rule(
     tmp_path: Path, kinds: list[str]
 ) -> None:
-    rows, expected, good_ids = [], {}, []
+    rows, expected, good = [], {}, []
     for i, kind in enumerate(kinds):
-        if kind == "duplicate" and good_ids:
-            rows.append(("c", "2024-01-01", "2", good_ids[0]))
+        if kind == "duplicate" and good:
+            rows.append(good[0])
             expected[i] = "duplicate_id"
+        elif kind == "conflict" and good:
+            rows.append(("c", "2024-01-01", "2", good[0][3]))
+            expected[i] = "duplicate_id_conflict"
         elif kind in BAD_ROWS:
             rows.append((*BAD_ROWS[kind], f"t{i}"))
             expected[i] = kind
         else:
             rows.append((f"c{i}", "2024-01-01 12:00:00", str(i), f"t{i}"))
-            good_ids.append(f"t{i}")
+            good.append(rows[-1])
     frame = pd.DataFrame(rows, columns=["customer_id", "timestamp", "amount", "transaction_id"])
     path = tmp_path / f"tx-{next(_examples)}.csv"
-    if not good_ids:  # keep at least one row usable; a file of only bad rows is fine too
+    if not good:  # keep at least one row usable; a file of only bad rows is fine too
         frame.loc[len(frame)] = ["c", "2024-01-01", "1", "last"]
     write_csv(frame, path)
 

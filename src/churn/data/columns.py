@@ -12,8 +12,10 @@ from churn.data.config import _Config
 from churn.data.contract import (
     _EXPECTED,
     _FIELDS,
+    _ID_SQL,
     _INTERNAL,
     _PARSE_SQL,
+    _TEXT_ID,
     _TEXT_TIMESTAMP,
     _TYPE_CLASSES,
     Kind,
@@ -151,6 +153,8 @@ def _parse_sql(col: _Column, cfg: _Config) -> str:
     if col.field.kind == "text":
         return raw
     template = _PARSE_SQL[col.field.kind][col.type_class]
+    if template == _TEXT_ID:
+        return _ID_SQL[cfg.id_normalization].format(x=raw)
     if template != _TEXT_TIMESTAMP:
         return template.format(x=raw)
     # Surrounding spaces are rare; trimming only when the first parse fails keeps it fast.

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from churn.data.contract import _FIELDS, FORMATS, TABLES
+from churn.data.contract import _FIELDS, FORMATS, ID_NORMALIZATIONS, NPS_SCALE, TABLES
 from churn.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,10 @@ class _Config:
     timestamp_format: str | None
     csv_delimiter: str
     max_timestamp: dt.datetime | None
+    min_timestamp: dt.datetime
+    max_abs_amount: float
+    nps_range: tuple[int, int]
+    id_normalization: str
     max_reject_fraction: float
     columns: dict[str, dict[str, str]]  # table -> output name -> source column; absent: unmapped
 
@@ -64,13 +69,29 @@ def _parse_config(source: Mapping[str, Any]) -> _Config:
         raise ConfigError(
             f"data.max_reject_fraction: expected a number in [0, 1]; got {fraction!r}"
         )
+    max_timestamp = _config_datetime(source, "max_timestamp")
+    min_timestamp = _config_datetime(source, "min_timestamp")
+    if min_timestamp is None:
+        raise ConfigError(
+            "data.min_timestamp: required; expected an ISO 8601 date or datetime such as "
+            "'1970-01-01' (earlier rows are rejected); got None"
+        )
+    if max_timestamp is not None and min_timestamp >= max_timestamp:
+        raise ConfigError(
+            f"data.min_timestamp: expected a time before data.max_timestamp "
+            f"{max_timestamp.isoformat(sep=' ')}; got {min_timestamp.isoformat(sep=' ')}"
+        )
     return _Config(
         format=fmt,
         path=path,
         sources=sources,
         timestamp_format=timestamp_format,
         csv_delimiter=delimiter,
-        max_timestamp=_config_datetime(source, "max_timestamp"),
+        max_timestamp=max_timestamp,
+        min_timestamp=min_timestamp,
+        max_abs_amount=_config_max_abs_amount(source),
+        nps_range=_config_nps_range(source),
+        id_normalization=_config_id_normalization(source),
         max_reject_fraction=float(fraction),
         columns=_config_columns(source.get("columns")),
     )
@@ -109,6 +130,45 @@ def _config_datetime(source: Mapping[str, Any], key: str) -> dt.datetime | None:
     else:
         raise ConfigError(f"data.{key}: expected an ISO 8601 date or datetime; got {value!r}")
     return _naive_utc(parsed)
+
+
+def _config_max_abs_amount(source: Mapping[str, Any]) -> float:
+    value = source.get("max_abs_amount")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ConfigError(
+            f"data.max_abs_amount: expected a positive finite number such as 1e9; got {value!r}"
+        )
+    return float(value)
+
+
+def _config_nps_range(source: Mapping[str, Any]) -> tuple[int, int]:
+    value = source.get("nps_range")
+    low, high = NPS_SCALE
+    expected = (
+        f"data.nps_range: expected [lowest, highest], whole numbers with "
+        f"{low} <= lowest <= highest <= {high} (the NPS scale); got {value!r}"
+    )
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence) or len(value) != 2:
+        raise ConfigError(expected)
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise ConfigError(expected)
+    if not low <= value[0] <= value[1] <= high:
+        raise ConfigError(expected)
+    return int(value[0]), int(value[1])
+
+
+def _config_id_normalization(source: Mapping[str, Any]) -> str:
+    value = source.get("id_normalization")
+    if value not in ID_NORMALIZATIONS:
+        raise ConfigError(
+            f"data.id_normalization: expected one of {', '.join(ID_NORMALIZATIONS)}; got {value!r}"
+        )
+    return str(value)
 
 
 def _config_columns(columns: Any) -> dict[str, dict[str, str]]:

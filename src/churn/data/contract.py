@@ -6,14 +6,30 @@ Rule codes:
 ``null_id``               customer_id missing or blank (all tables)
 ``bad_timestamp``         timestamp missing or not a date/datetime (transactions, events)
 ``future_timestamp``      timestamp after ``max_timestamp`` (transactions, events)
+``early_timestamp``       timestamp before ``min_timestamp`` (transactions, events)
 ``bad_amount``            amount is text that is not a number
 ``non_finite_amount``     amount missing, NaN or infinite
+``amount_out_of_range``   amount larger in size than ``max_abs_amount``
 ``bad_quantity``          quantity present but not a finite number
-``duplicate_id``          transaction_id (customer_id for customers) seen in an earlier valid row
+``duplicate_id``          transaction_id (customer_id for customers) seen in an earlier valid row,
+                          with the same loaded values
+``duplicate_id_conflict`` the same, but a loaded value differs from the kept row's
 ``bad_signup_date``       signup_date present but not a date/datetime
 ``null_type``             event type missing or blank
 ``bad_value``             event value present but not a finite number
+``bad_nps_value``         an ``nps`` event whose value is missing or not a whole number in
+                          ``nps_range``
 ========================  ==============================================================
+
+Ids (``customer_id`` and ``transaction_id`` of every table) are text. Text ids always lose
+surrounding whitespace (spaces, tabs, line breaks); blank is missing. ``id_normalization: none``
+keeps the rest as given (``'2.00'``, ``'002'`` and ``'2'`` are three customers);
+``strip_numeric_suffix`` also turns an integer written with a zero fraction (``'2.00'``,
+``'-2.0'``) into that integer (``'2'``), nothing else (``'002'``, ``'2.'``, ``'2e0'`` stay).
+Numeric id columns (Parquet, DuckDB) hold numbers, not text, so there is no written form to keep:
+an integer is its digits, and a float or decimal with no fraction is written as that integer
+(``2.0`` is ``'2'``, as pandas stores an integer id column with a missing value as floats), with
+either setting; other floats keep their fraction (``'2.5'``).
 """
 
 from __future__ import annotations
@@ -34,14 +50,21 @@ RULES: Final = (
     "null_id",
     "bad_timestamp",
     "future_timestamp",
+    "early_timestamp",
     "bad_amount",
     "non_finite_amount",
+    "amount_out_of_range",
     "bad_quantity",
     "duplicate_id",
+    "duplicate_id_conflict",
     "bad_signup_date",
     "null_type",
     "bad_value",
+    "bad_nps_value",
 )
+ID_NORMALIZATIONS: Final = ("none", "strip_numeric_suffix")
+NPS_TYPE: Final = "nps"  # the event type whose value is an NPS answer (as the features read it)
+NPS_SCALE: Final = (0, 10)  # the answers the features and the report understand
 REJECT_COLUMNS: Final = ("table", "source", "source_row", "rule", "reason")
 
 _WARN_EXAMPLES: Final = 5
@@ -58,6 +81,7 @@ _FILE: Final = "__churn_file"
 _RULE: Final = "__churn_rule"
 _KEPT_ORD: Final = "__churn_kept_ord"
 _KEPT_FILE: Final = "__churn_kept_file"
+_DIFF: Final = "__churn_diff"  # a conflicting duplicate's differing columns
 _DB: Final = "__churn_db"
 
 
@@ -94,7 +118,8 @@ _FIELDS: Final[dict[str, tuple[_Field, ...]]] = {
         _Field("value", "number", required=False),
     ),
 }
-# Rows repeating this key of an earlier valid row are rejected as duplicate_id.
+# Rows repeating this key of an earlier valid row are rejected as duplicate_id (the same loaded
+# values) or duplicate_id_conflict (different ones).
 _DEDUPE_KEY: Final = {"transactions": "transaction_id", "customers": "customer_id"}
 
 
@@ -109,6 +134,18 @@ _TYPE_CLASSES: Final = {
     "BOOLEAN": "boolean",
 }
 _TEXT_TIMESTAMP: Final = "text timestamp"  # marks the template that depends on the config
+_TEXT_ID: Final = "text id"  # marks the template that depends on data.id_normalization
+# Trimmed text ids, blank as NULL; the whitespace is spaces, tabs and line breaks.
+_TRIMMED: Final = "NULLIF(trim({x}, ' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)), '')"
+_ID_SQL: Final = {
+    "none": _TRIMMED,
+    # An integer written with a zero fraction ('123.00') is that integer; '0123' stays as it is.
+    # The LIKE skips the regular expression for the ids that cannot match.
+    "strip_numeric_suffix": (
+        f"CASE WHEN {_TRIMMED} LIKE '%.0%' "
+        f"THEN regexp_replace({_TRIMMED}, '^(-?[0-9]+)\\.0+$', '\\1') ELSE {_TRIMMED} END"
+    ),
+}
 _TIME_SQL: Final = {
     "timestamp": "CASE WHEN isfinite({x}) THEN CAST({x} AS TIMESTAMP) END",
     "date": "CASE WHEN isfinite({x}) THEN CAST({x} AS TIMESTAMP) END",
@@ -133,12 +170,7 @@ _PARSE_SQL: Final[dict[Kind, dict[str, str]]] = {
             "CASE WHEN {x} = trunc({x}) THEN CAST(CAST({x} AS HUGEINT) AS VARCHAR) "
             "ELSE CAST({x} AS VARCHAR) END"
         ),
-        # Stripped; an integer written as a float ('123.0') is that integer, as a float id is.
-        "text": (
-            "CASE WHEN NULLIF(trim({x}), '') LIKE '%.0%' "
-            "AND regexp_full_match(trim({x}), '[+-]?[0-9]+\\.0+') "
-            "THEN regexp_replace(trim({x}), '\\.0+$', '') ELSE NULLIF(trim({x}), '') END"
-        ),
+        "text": _TEXT_ID,
     },
     "timestamp": _TIME_SQL,
     "date": _TIME_SQL,

@@ -20,6 +20,7 @@ from churn.data.contract import REJECT_COLUMNS, TABLES
 from churn.data.dataset import Dataset, TooManyRejectsError
 from churn.data.sql import _attach, _check_timestamp_format, _connect
 from churn.data.validate import _load_table, _rejects_frame
+from churn.errors import ConfigError
 from churn.files import atomic_file
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,8 @@ def load(source: Mapping[str, Any], *, now: dt.datetime | None = None) -> Datase
         source: the data config as a plain mapping (e.g.
             ``OmegaConf.to_container(cfg.data, resolve=True)``): format (csv, parquet or
             duckdb), path, customers, events, table, timestamp_format, csv_delimiter,
-            max_timestamp, end_date, max_reject_fraction, columns. Other keys are ignored.
+            max_timestamp, min_timestamp, max_abs_amount, nps_range, id_normalization,
+            end_date, max_reject_fraction, columns. Other keys are ignored.
         now: the current time (naive UTC, or aware and converted); timestamps after it are
             rejected as in the future unless ``max_timestamp`` is configured (a date alone
             there means midnight at its start). Default: the clock.
@@ -57,6 +59,12 @@ def load(source: Mapping[str, Any], *, now: dt.datetime | None = None) -> Datase
         limit = _naive_utc(now)
     else:
         limit = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    if cfg.min_timestamp >= limit:
+        raise ConfigError(
+            f"data.min_timestamp: expected a time before the max_timestamp limit "
+            f"{limit.isoformat(sep=' ')} (now, as data.max_timestamp is null); "
+            f"got {cfg.min_timestamp.isoformat(sep=' ')}"
+        )
     with _connect() as con:
         _check_timestamp_format(con, cfg)
         if cfg.format == "duckdb":

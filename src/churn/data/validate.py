@@ -26,6 +26,7 @@ from churn.data.columns import (
 from churn.data.config import _Config
 from churn.data.contract import (
     _DEDUPE_KEY,
+    _DIFF,
     _ERROR_EXAMPLES,
     _FILE,
     _INTERNAL,
@@ -35,6 +36,7 @@ from churn.data.contract import (
     _ORD,
     _RULE,
     _WARN_EXAMPLES,
+    NPS_TYPE,
     REJECT_COLUMNS,
     RULES,
 )
@@ -88,13 +90,13 @@ def _load_table(
         raise DataError(f"{src.label}: expected at least one transaction row; got none")
     columns = _map_columns(cfg, src)
     passthrough = _passthrough(cfg, src, columns)
-    checks = [c for col in columns for c in _checks(col, cfg, limit)]
+    checks = [c for col in columns for c in _checks(col, cfg, limit)] + _nps_checks(columns, cfg)
     chk = _classify(con, src, cfg, columns, passthrough, checks)
     key = _DEDUPE_KEY.get(table)
     if not any(col.field.name == key for col in columns):
         key = None
     if key is not None:
-        _mark_duplicates(con, chk, key)
+        _mark_duplicates(con, chk, key, _compared(key, columns, passthrough))
     names = ", ".join(_ident(name) for name in _output_names(table, columns, passthrough))
     used = con.execute(f"SELECT {names} FROM {chk} WHERE {_RULE} IS NULL").to_arrow_table()
     used = used.cast(_output_schema(table, used.schema))
@@ -164,7 +166,8 @@ def _classify(
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {chk} AS
                 SELECT {_ORD}, {_FILE}, {", ".join(outputs)}, {_RULE},
-                       CAST(NULL AS BIGINT) AS {_KEPT_ORD}, CAST(NULL AS INTEGER) AS {_KEPT_FILE}
+                       CAST(NULL AS BIGINT) AS {_KEPT_ORD}, CAST(NULL AS INTEGER) AS {_KEPT_FILE},
+                       CAST(NULL AS VARCHAR) AS {_DIFF}
                 FROM (SELECT *, {rule} AS {_RULE}
                       FROM (SELECT *, {parsed} FROM {src.view}))"""
         )
@@ -190,15 +193,21 @@ def _checks(col: _Column, cfg: _Config, limit: dt.datetime) -> list[_Check]:
             bad = f"{parsed} IS NULL AND {present}"
             return [_Check(f"bad_{name}", bad, f" is not {expected}", col)]
         after = f" is after max_timestamp {limit.isoformat(sep=' ')}"
+        before = f" is before min_timestamp {cfg.min_timestamp.isoformat(sep=' ')}"
+        early = f"{parsed} < {_timestamp_literal(cfg.min_timestamp)}"
         return [
             _Check("bad_timestamp", f"{parsed} IS NULL", f" is not {expected}", col),
             _Check("future_timestamp", f"{parsed} > {_timestamp_literal(limit)}", after, col),
+            _Check("early_timestamp", early, before, col),
         ]
     if kind == "amount":
         non_finite = f"{parsed} IS NULL OR NOT isfinite({parsed})"
+        too_large = f"abs({parsed}) > CAST({cfg.max_abs_amount!r} AS DOUBLE)"
+        larger = f" is larger in size than max_abs_amount {cfg.max_abs_amount:g}"
         return [
             _Check("bad_amount", f"{parsed} IS NULL AND {present}", " is not a number", col),
             _Check("non_finite_amount", non_finite, " is not a finite number", col),
+            _Check("amount_out_of_range", too_large, larger, col),
         ][0 if text else 1 :]
     if kind == "number":  # missing or NaN is allowed; text that is no number and inf are not
         bad = f"({parsed} IS NULL AND {present}) OR isinf({parsed})" if text else f"isinf({parsed})"
@@ -209,21 +218,60 @@ def _checks(col: _Column, cfg: _Config, limit: dt.datetime) -> list[_Check]:
     return []
 
 
-def _mark_duplicates(con: duckdb.DuckDBPyConnection, chk: str, key: str) -> None:
-    """Reject rows repeating the key of an earlier row that passed the other checks."""
+def _nps_checks(columns: list[_Column], cfg: _Config) -> list[_Check]:
+    """An ``nps`` event's value must be an answer the features and the report understand."""
+    by_name = {col.field.name: col for col in columns}
+    if "type" not in by_name:
+        return []
+    is_nps = f"{_ident(_INTERNAL + 'p_type')} = {_lit(NPS_TYPE)}"
+    low, high = cfg.nps_range
+    if "value" not in by_name:  # no answers at all: every NPS event lacks its value
+        return [
+            _Check("bad_nps_value", is_nps, " has no value column to answer with", by_name["type"])
+        ]
+    value = _ident(_INTERNAL + "p_value")
+    answer = (
+        f"{value} IS NOT NULL AND NOT isnan({value}) AND {value} = trunc({value}) "
+        f"AND {value} BETWEEN {low} AND {high}"
+    )
+    problem = f" is not an NPS answer (a whole number from {low} to {high})"
+    return [_Check("bad_nps_value", f"{is_nps} AND NOT ({answer})", problem, by_name["value"])]
+
+
+def _mark_duplicates(
+    con: duckdb.DuckDBPyConnection, chk: str, key: str, compared: list[tuple[str, str]]
+) -> None:
+    """Reject rows repeating the key of an earlier row that passed the other checks.
+
+    A repeat whose ``compared`` columns (output name, label) all equal the kept row's is a
+    ``duplicate_id``; one that differs is a ``duplicate_id_conflict``, its differing columns'
+    labels kept for the reason.
+    """
     k = _ident(key)
     dups = f"{chk}_dups"
+    kept = [f"kept.{_ident(out)} AS __churn_k{i}" for i, (out, _) in enumerate(compared)]
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {dups} AS
-            SELECT {k} AS k, min({_ORD}) AS kept_ord, arg_min({_FILE}, {_ORD}) AS kept_file
-            FROM {chk} WHERE {_RULE} IS NULL AND {k} IS NOT NULL
-            GROUP BY {k} HAVING count(*) > 1"""
+            SELECT g.k, g.kept_ord, g.kept_file{"".join(", " + c for c in kept)}
+            FROM (SELECT {k} AS k, min({_ORD}) AS kept_ord, arg_min({_FILE}, {_ORD}) AS kept_file
+                  FROM {chk} WHERE {_RULE} IS NULL AND {k} IS NOT NULL
+                  GROUP BY {k} HAVING count(*) > 1) AS g
+            JOIN {chk} AS kept ON kept.{_ORD} = g.kept_ord"""
     )
+    differing = [
+        f"CASE WHEN {chk}.{_ident(out)} IS DISTINCT FROM d.__churn_k{i} THEN {_lit(label)} END"
+        for i, (out, label) in enumerate(compared)
+    ]
+    diff = f"concat_ws(', ', {', '.join(differing)})" if differing else "''"
     con.execute(
         f"""UPDATE {chk} SET {_RULE} = 'duplicate_id', {_KEPT_ORD} = d.kept_ord,
-                {_KEPT_FILE} = d.kept_file
+                {_KEPT_FILE} = d.kept_file, {_DIFF} = {diff}
             FROM {dups} AS d
             WHERE {chk}.{k} = d.k AND {chk}.{_RULE} IS NULL AND {chk}.{_ORD} <> d.kept_ord"""
+    )
+    con.execute(
+        f"""UPDATE {chk} SET {_RULE} = 'duplicate_id_conflict'
+            WHERE {_RULE} = 'duplicate_id' AND {_DIFF} <> ''"""
     )
     con.execute(f"DROP TABLE {dups}")
 
@@ -241,10 +289,18 @@ def _rejects(
     for check in checks + _duplicate_check(key, columns):
         text = f"CAST(s.{_ident(check.column.source)} AS VARCHAR)"
         label = _lit(check.column.label)
-        if check.rule == "duplicate_id":
+        if check.rule in ("duplicate_id", "duplicate_id_conflict"):
             reason = (
                 f"{label} || ' ' || __churn_show({text}) || ' repeats ' || kf.name || ' row ' "
                 f"|| CAST(c.{_KEPT_ORD} - kf.start AS VARCHAR) || ', which is kept'"
+            )
+            if check.rule == "duplicate_id_conflict":
+                reason += f" || '; they differ in ' || c.{_DIFF}"
+        elif check.rule == "bad_nps_value":  # a missing answer is the problem itself
+            missing = f" is missing: expected{check.problem.removeprefix(' is not')}"
+            reason = (
+                f"CASE WHEN {text} IS NULL THEN {label} || {_lit(missing)} "
+                f"ELSE {label} || ' ' || __churn_show({text}) || {_lit(check.problem)} END"
             )
         else:
             reason = (
@@ -309,8 +365,18 @@ def _rejects(
 def _duplicate_check(key: str | None, columns: list[_Column]) -> list[_Check]:
     for col in columns:
         if col.field.name == key:
-            return [_Check("duplicate_id", "", "", col)]
+            return [_Check(rule, "", "", col) for rule in ("duplicate_id", "duplicate_id_conflict")]
     return []
+
+
+def _compared(
+    key: str, columns: list[_Column], passthrough: list[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """The loaded columns (output name, label) two rows with one key are compared on."""
+    compared = [(col.field.name, col.label) for col in columns if col.field.name != key]
+    return compared + [
+        (out, out if out == s else f"{out} (column {s!r})") for out, s in passthrough
+    ]
 
 
 def _rejects_frame(tables: list[pa.Table]) -> pd.DataFrame:
