@@ -21,7 +21,7 @@ from omegaconf import DictConfig
 from churn import bundle, export, scoring, tracking
 from churn.errors import ConfigError
 from churn.timing import Stopwatch
-from pipelines.common import container, load_data, run_main
+from pipelines.common import container, load_data, row_rejects_path, run_main
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,12 @@ def run(cfg: DictConfig) -> ScoreResult:
         stopwatch=watch,
     )
     manifest = export.build_manifest(
-        scored, bundle=loaded.manifest, source=str(cfg.source), dataset=dataset, options=options
+        scored,
+        bundle=loaded.manifest,
+        source=str(cfg.source),
+        dataset=dataset,
+        options=options,
+        rejected_rows=row_rejects_path(cfg.output_dir),
     )
     folder = export.export_folder(options.export_dir, scored.as_of)
     with watch.stage("export"):
