@@ -12,6 +12,8 @@ from churn import data, labels, synthetic, training_table
 
 log = logging.getLogger(__name__)
 
+ROW_REJECTS = "rejects.csv"
+
 
 def container(node: Any) -> dict[str, Any]:
     """A config node as plain Python values (what the library's settings are built from)."""
@@ -43,7 +45,7 @@ def load_data(data_cfg: DictConfig, *, seed: int, output_dir: str | Path) -> dat
     of them make the load fail, so nothing is lost.
     """
     ensure_demo_data(data_cfg, seed=seed)
-    rejects_path = Path(output_dir) / "rejects.csv"
+    rejects_path = row_rejects_path(output_dir)
     try:
         dataset = data.load(container(data_cfg))
     except data.TooManyRejectsError as err:
@@ -61,6 +63,11 @@ def load_data(data_cfg: DictConfig, *, seed: int, output_dir: str | Path) -> dat
             report.rejected_by_rule or "",
         )
     return dataset
+
+
+def row_rejects_path(output_dir: str | Path) -> Path:
+    """Where :func:`load_data` writes the rejected rows of a run."""
+    return Path(output_dir).resolve() / ROW_REJECTS
 
 
 def schedule(

@@ -22,7 +22,7 @@ from churn import bundle, export, scoring, tracking
 from churn.errors import ConfigError
 from churn.timing import Stopwatch
 from pipelines.cli import launch, run_main
-from pipelines.common import container, load_data
+from pipelines.common import container, load_data, row_rejects_path
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,12 @@ def run(cfg: DictConfig) -> ScoreResult:
         stopwatch=watch,
     )
     manifest = export.build_manifest(
-        scored, bundle=loaded.manifest, source=str(cfg.source), dataset=dataset, options=options
+        scored,
+        bundle=loaded.manifest,
+        source=str(cfg.source),
+        dataset=dataset,
+        options=options,
+        rejected_rows=row_rejects_path(cfg.output_dir),
     )
     folder = export.export_folder(options.export_dir, scored.as_of)
     with watch.stage("export"):

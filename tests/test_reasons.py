@@ -14,8 +14,10 @@ from churn import reasons
 from churn.features import FeatureConfig, feature_docs
 
 FEATURES = list(feature_docs(FeatureConfig()))
-# Only a missing value would print: "nan", "None", "<NA>".
-MISSING_WORDS = re.compile(r"\bnan\b|\bnone\b|<na>", re.IGNORECASE)
+# Only a missing value would print: "nan", "None", "<NA>", "unknown".
+MISSING_WORDS = re.compile(r"\bnan\b|\bnone\b|<na>|\bunknown\b", re.IGNORECASE)
+MISSING_ROWS = ({n: math.nan for n in FEATURES}, dict.fromkeys(FEATURES), {})
+ONE_PURCHASE = "only one purchase so far"
 
 REALISTIC: dict[str, Any] = {
     "recency_days": 74.0,
@@ -80,23 +82,75 @@ def test_phrase_realistic_row_reads_plainly(name: str) -> None:
 
 @pytest.mark.parametrize("name", FEATURES)
 def test_phrase_missing_values_do_not_raise(name: str) -> None:
-    for row in ({n: math.nan for n in FEATURES}, dict.fromkeys(FEATURES), {}):
+    for row in MISSING_ROWS:
         text = reasons.phrase(name, row)
-        assert isinstance(text, str)
-        assert text.strip()
+        assert text is None or text.strip()
 
 
 @pytest.mark.parametrize("name", FEATURES)
-def test_phrase_missing_values_print_no_nan(name: str) -> None:
-    for row in ({n: math.nan for n in FEATURES}, dict.fromkeys(FEATURES), {}):
-        assert not MISSING_WORDS.search(reasons.phrase(name, row)), row
+def test_phrase_missing_values_print_no_nan_or_unknown(name: str) -> None:
+    for row in MISSING_ROWS:
+        assert not MISSING_WORDS.search(reasons.phrase(name, row) or ""), row
+
+
+@pytest.mark.parametrize("name", FEATURES)
+def test_phrase_one_purchase_customer_reads_plainly(name: str) -> None:
+    row = REALISTIC | {
+        "frequency": 1.0,
+        "n_purchases": 1.0,
+        "monetary_std": math.nan,
+        "gap_mean_days": math.nan,
+        "gap_std_days": math.nan,
+        "gap_max_days": math.nan,
+        "gap_last_days": math.nan,
+        "recency_gap_ratio": math.nan,
+        "btyd_p_alive": math.nan,
+        "btyd_expected_purchases": math.nan,
+    }
+    text = reasons.phrase(name, row)
+    assert text is None or not MISSING_WORDS.search(text)
+
+
+def test_phrase_missing_gap_says_one_purchase_so_far() -> None:
+    row = {"recency_days": 74.0, "n_purchases": 1.0, "frequency": 1.0}
+    assert reasons.phrase("recency_days", row) == f"no purchase for 74 days, {ONE_PURCHASE}"
+    assert reasons.phrase("recency_gap_ratio", row) == f"no purchase for 74 days, {ONE_PURCHASE}"
+    for name in ("gap_mean_days", "gap_max_days", "gap_last_days", "monetary_std"):
+        assert reasons.phrase(name, row) == ONE_PURCHASE
+    same_day = row | {"n_purchases": 3.0}  # three purchases, all on one day
+    assert reasons.phrase("gap_mean_days", same_day) == "bought on one day only so far"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "recency_days",
+        "tenure_days",
+        "n_purchases",
+        "monetary_sum",
+        "spend_30d",
+        "purchases_90d",
+        "spend_trend_90d",
+        "gap_std_days",  # missing with two purchase days: says nothing, so no reason
+        "refund_share",
+        "top_category_share",
+        "lifecycle_stage",
+        "complaints_90d",
+        "nps_detractor",
+        "btyd_p_alive",
+        "btyd_expected_purchases",
+        "shoe_size",
+    ],
+)
+def test_phrase_missing_value_without_meaning_gives_no_reason(name: str) -> None:
+    assert reasons.phrase(name, {n: math.nan for n in [*FEATURES, "shoe_size"]}) is None
 
 
 def test_phrase_recency_against_usual_gap() -> None:
     row = {"recency_days": 74, "gap_mean_days": 21}
     assert reasons.phrase("recency_days", row) == "no purchase for 74 days, usually every 21"
     assert reasons.phrase("recency_days", {"recency_days": 74.0, "gap_mean_days": math.nan}) == (
-        "no purchase for 74 days"
+        f"no purchase for 74 days, {ONE_PURCHASE}"
     )
     assert reasons.phrase("recency_days", {"recency_days": 74.4, "gap_mean_days": 20.6}) == (
         "no purchase for 74 days, usually every 21"
@@ -138,6 +192,9 @@ def test_phrase_nps() -> None:
     assert reasons.phrase("last_nps", {"last_nps": 4.0}) == "last NPS answer 4 of 10"
     assert reasons.phrase("nps_detractor", {"nps_detractor": 1, "last_nps": 3}) == (
         "a detractor: last NPS answer 3 of 10"
+    )
+    assert reasons.phrase("nps_detractor", {"nps_detractor": 1}) == (
+        "a detractor in the last NPS answer"
     )
 
 
@@ -271,6 +328,34 @@ def test_top_reasons_row_by_row_on_a_random_matrix() -> None:
         order = np.argsort(-totals[i])[: min(3, int(positive.sum()))]
         expected = list(phrases[order]) + [None] * (3 - len(order))
         assert _row(out, i) == expected, totals[i]
+
+
+def test_top_reasons_skips_a_reason_without_its_value() -> None:
+    contributions, values = _frames(
+        {
+            "refund_share": [0.9, 0.9],
+            "complaints_90d": [0.5, 0.5],
+            "last_nps": [0.3, 0.3],
+            "tickets_90d": [0.2, 0.2],
+        }
+    )
+    values.loc["c1", "refund_share"] = math.nan
+    out = reasons.top_reasons(contributions, values)
+    returned = "returned 5% of what they bought"
+    tickets = "2 support tickets in the last 90 days"
+    assert _row(out, 0) == [returned, COMPLAINT, NPS]
+    assert _row(out, 1) == [COMPLAINT, NPS, tickets]
+
+
+def test_top_reasons_one_purchase_customer_never_unknown() -> None:
+    contributions, values = _frames(
+        {"recency_days": [0.8], "gap_mean_days": [0.6], "btyd_p_alive": [0.4]}
+    )
+    gaps = ["gap_mean_days", "gap_std_days", "gap_max_days", "gap_last_days", "recency_gap_ratio"]
+    values.loc[:, gaps] = math.nan
+    values.loc[:, ["n_purchases", "frequency"]] = 1.0
+    out = reasons.top_reasons(contributions, values)
+    assert _row(out, 0) == [f"no purchase for 74 days, {ONE_PURCHASE}", ONE_PURCHASE, None]
 
 
 def test_top_reasons_rejects_mismatched_index() -> None:

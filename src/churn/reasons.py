@@ -4,6 +4,10 @@ The reasons of a customer are the features with the largest positive SHAP contri
 their score (LightGBM's own ``pred_contrib``: the log-odds a feature adds), written as phrases a
 retention team reads without knowing the feature names: ``no purchase for 74 days, usually
 every 21``. Every feature of :func:`churn.features.feature_docs` has a phrase.
+
+A missing value never prints as "unknown": it has a phrase of its own where it means something
+(the gap features of a customer with one purchase day: ``only one purchase so far``), otherwise
+the feature gives no reason and the next one is used.
 """
 
 from __future__ import annotations
@@ -22,6 +26,10 @@ log = logging.getLogger(__name__)
 Row = Mapping[str, Any]
 
 
+class _MissingValueError(Exception):
+    """A phrase needs a value the row does not have: the feature gives no reason."""
+
+
 def _num(row: Row, name: str) -> float:
     value = row.get(name)
     try:
@@ -31,24 +39,60 @@ def _num(row: Row, name: str) -> float:
     return number
 
 
+def _known(row: Row, name: str) -> float:
+    value = _num(row, name)
+    if math.isnan(value):
+        raise _MissingValueError(name)
+    return value
+
+
 def _days(value: float) -> str:
-    return "unknown" if math.isnan(value) else f"{value:.0f}"
+    if math.isnan(value):
+        raise _MissingValueError
+    return f"{value:.0f}"
 
 
 def _money(value: float) -> str:
-    return "unknown" if math.isnan(value) else f"{value:,.2f}"
+    if math.isnan(value):
+        raise _MissingValueError
+    return f"{value:,.2f}"
+
+
+def _share(value: float) -> str:
+    if math.isnan(value):
+        raise _MissingValueError
+    return f"{value:.0%}"
 
 
 def _times(n: float, one: str, many: str) -> str:
     if math.isnan(n):
-        return f"unknown {many}"
+        raise _MissingValueError
     return f"{n:.0f} {one if round(n) == 1 else many}"
 
 
+def _one_purchase_day(row: Row) -> str:
+    """Why a gap is missing: fewer than two purchase days (several purchases on that one day)."""
+    if _num(row, "n_purchases") > 1:
+        return "bought on one day only so far"
+    return "only one purchase so far"
+
+
+def _gap(name: str, text: Callable[[float], str]) -> Callable[[Row], str]:
+    """A gap feature's phrase; missing means one purchase day so far."""
+
+    def phrase(row: Row) -> str:
+        value = _num(row, name)
+        return _one_purchase_day(row) if math.isnan(value) else text(value)
+
+    return phrase
+
+
 def _recency(row: Row) -> str:
-    recency, gap = _num(row, "recency_days"), _num(row, "gap_mean_days")
-    text = f"no purchase for {_days(recency)} days"
-    return f"{text}, usually every {_days(gap)}" if not math.isnan(gap) else text
+    text = f"no purchase for {_days(_num(row, 'recency_days'))} days"
+    gap = _num(row, "gap_mean_days")
+    if math.isnan(gap):
+        return f"{text}, {_one_purchase_day(row)}"
+    return f"{text}, usually every {_days(gap)}"
 
 
 def _overdue(row: Row) -> str:
@@ -80,6 +124,28 @@ def _trend(kind: str, days: int) -> Callable[[Row], str]:
     return phrase
 
 
+_STAGES = {
+    "new": "a new customer, still forming a habit",
+    "lapsing": "lapsing: overdue for a purchase by their own rhythm",
+    "established": "an established customer",
+}
+
+
+def _stage(value: object) -> str:
+    if str(value) not in _STAGES:
+        raise _MissingValueError("lifecycle_stage")
+    return _STAGES[str(value)]
+
+
+def _detractor(row: Row) -> str:
+    if _known(row, "nps_detractor") != 1:
+        return "not a detractor in the last NPS answer"
+    nps = _num(row, "last_nps")
+    if math.isnan(nps):
+        return "a detractor in the last NPS answer"
+    return f"a detractor: last NPS answer {nps:.0f} of 10"
+
+
 _FIXED: dict[str, Callable[[Row], str]] = {
     "recency_days": _recency,
     "recency_gap_ratio": _overdue,
@@ -88,63 +154,50 @@ _FIXED: dict[str, Callable[[Row], str]] = {
     "n_purchases": lambda r: f"{_times(_num(r, 'n_purchases'), 'purchase', 'purchases')} in all",
     "monetary_sum": lambda r: f"spent {_money(_num(r, 'monetary_sum'))} in all",
     "monetary_mean": lambda r: f"small baskets: {_money(_num(r, 'monetary_mean'))} on average",
-    "monetary_std": lambda r: f"irregular basket sizes (spread {_money(_num(r, 'monetary_std'))})",
+    "monetary_std": lambda r: (
+        f"irregular basket sizes (spread {_money(_num(r, 'monetary_std'))})"
+        if not math.isnan(_num(r, "monetary_std"))
+        else "only one purchase so far"  # a spread needs two purchases
+    ),
     "monetary_max": lambda r: f"largest purchase only {_money(_num(r, 'monetary_max'))}",
     "last_amount": lambda r: f"last purchase day's spend {_money(_num(r, 'last_amount'))}",
-    "gap_mean_days": lambda r: f"buys rarely: about every {_days(_num(r, 'gap_mean_days'))} days",
+    "gap_mean_days": _gap("gap_mean_days", lambda v: f"buys rarely: about every {_days(v)} days"),
+    # a spread of gaps needs three purchase days: missing with two says nothing, so no reason
     "gap_std_days": lambda r: (
         f"irregular buying: gaps vary by {_days(_num(r, 'gap_std_days'))} days"
     ),
-    "gap_max_days": lambda r: (
-        f"has gone {_days(_num(r, 'gap_max_days'))} days without buying before"
+    "gap_max_days": _gap(
+        "gap_max_days", lambda v: f"has gone {_days(v)} days without buying before"
     ),
-    "gap_last_days": lambda r: (
-        f"waited {_days(_num(r, 'gap_last_days'))} days before their last purchase"
+    "gap_last_days": _gap(
+        "gap_last_days", lambda v: f"waited {_days(v)} days before their last purchase"
     ),
-    "refund_share": lambda r: (
-        f"returned {_num(r, 'refund_share'):.0%} of what they bought"
-        if not math.isnan(_num(r, "refund_share"))
-        else "returns unknown"
-    ),
+    "refund_share": lambda r: f"returned {_share(_num(r, 'refund_share'))} of what they bought",
     "category_count": lambda r: (
         f"buys in only {_times(_num(r, 'category_count'), 'category', 'categories')}"
     ),
     "top_category_share": lambda r: (
-        f"{_num(r, 'top_category_share'):.0%} of purchases in one category"
-        if not math.isnan(_num(r, "top_category_share"))
-        else "category mix unknown"
+        f"{_share(_num(r, 'top_category_share'))} of purchases in one category"
     ),
-    "lifecycle_stage": lambda r: {
-        "new": "a new customer, still forming a habit",
-        "lapsing": "lapsing: overdue for a purchase by their own rhythm",
-        "established": "an established customer",
-    }.get(str(r.get("lifecycle_stage")), "lifecycle stage unknown"),
+    "lifecycle_stage": lambda r: _stage(r.get("lifecycle_stage")),
     "last_nps": lambda r: (
         "never answered the NPS survey"
         if math.isnan(_num(r, "last_nps"))
         else f"last NPS answer {_num(r, 'last_nps'):.0f} of 10"
     ),
-    "nps_detractor": lambda r: (
-        f"a detractor: last NPS answer {_days(_num(r, 'last_nps'))} of 10"
-        if _num(r, "nps_detractor") == 1
-        else "not a detractor in the last NPS answer"
-    ),
+    "nps_detractor": _detractor,
     "btyd_p_alive": lambda r: (
-        f"purchase pattern says only {_num(r, 'btyd_p_alive'):.0%} likely still active"
-        if not math.isnan(_num(r, "btyd_p_alive"))
-        else "purchase pattern unknown"
+        f"purchase pattern says only {_share(_num(r, 'btyd_p_alive'))} likely still active"
     ),
     "btyd_expected_purchases": lambda r: (
-        f"expected to buy on only {_num(r, 'btyd_expected_purchases'):.1f} days in the horizon"
-        if not math.isnan(_num(r, "btyd_expected_purchases"))
-        else "expected purchases unknown"
+        f"expected to buy on only {_known(r, 'btyd_expected_purchases'):.1f} days in the horizon"
     ),
 }
 
 
 def _window_count(column: str, days: str, one: str, many: str) -> Callable[[Row], str]:
     def text(row: Row) -> str:
-        n = _num(row, column)
+        n = _known(row, column)
         if n == 0:
             return f"no {one} in the last {days} days"
         return f"only {_times(n, one, many)} in the last {days} days"
@@ -154,7 +207,7 @@ def _window_count(column: str, days: str, one: str, many: str) -> Callable[[Row]
 
 def _window_spend(column: str, days: str) -> Callable[[Row], str]:
     def text(row: Row) -> str:
-        amount = _num(row, column)
+        amount = _known(row, column)
         if amount == 0:
             return f"no spend in the last {days} days"
         return f"spent only {_money(amount)} in the last {days} days"
@@ -194,15 +247,31 @@ _PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], Callable[[Row],
 ]
 
 
-def phrase(feature: str, row: Row) -> str:
-    """The plain-words reason for ``feature`` given the customer's feature values ``row``."""
+def phrase(feature: str, row: Row) -> str | None:
+    """The plain-words reason for ``feature`` given the customer's feature values ``row``.
+
+    None when a value the phrase needs is missing and has no phrase of its own: the feature
+    then gives no reason (never "unknown").
+    """
+    try:
+        return _written(feature)(row)
+    except _MissingValueError:
+        return None
+
+
+def _written(feature: str) -> Callable[[Row], str]:
     if feature in _FIXED:
-        return _FIXED[feature](row)
+        return _FIXED[feature]
     for pattern, make in _PATTERNS:
         match = pattern.fullmatch(feature)
         if match:
-            return make(match)(row)
-    value = row.get(feature)
+            return make(match)
+    return lambda row: _fallback(feature, row.get(feature))
+
+
+def _fallback(feature: str, value: object) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        raise _MissingValueError(feature)
     return f"{feature.replace('_', ' ')} is {value}"
 
 
@@ -248,7 +317,9 @@ def top_reasons(contributions: pd.DataFrame, values: pd.DataFrame, *, n: int = 3
     """The ``n`` reasons pushing each score up the most, as phrases (``reason_1`` ...).
 
     Contributions are summed per reason family (:func:`family`); the families with the largest
-    positive sums give the reasons, each phrased by its largest contributor.
+    positive sums give the reasons, each phrased by its largest contributor (the inactivity
+    family always by recency). A family whose phrase lacks its value (:func:`phrase` is None)
+    is skipped for the next one.
 
     Args:
         contributions: SHAP contributions per row and feature (no ``bias`` column).
@@ -262,20 +333,21 @@ def top_reasons(contributions: pd.DataFrame, values: pd.DataFrame, *, n: int = 3
     members = {f: [i for i, c in enumerate(columns) if family(c) == f] for f in families}
     matrix = contributions.to_numpy(dtype=float)
     totals = np.column_stack([matrix[:, members[f]].sum(axis=1) for f in families])
-    order = np.argsort(-totals, axis=1, kind="stable")[:, :n]
+    order = np.argsort(-totals, axis=1, kind="stable")
     records: list[dict[str, Any]] = [
         {str(k): v for k, v in r.items()} for r in values.to_dict("records")
     ]
     out: dict[str, list[str | None]] = {f"reason_{k + 1}": [] for k in range(n)}
     for i, row in enumerate(records):
+        texts: list[str] = []
+        for f in order[i]:
+            if len(texts) == n or totals[i, f] <= 0:
+                break
+            name = families[f]
+            lead = max(members[name], key=lambda j: matrix[i, j])
+            text = phrase("recency_days" if name == "inactivity" else columns[lead], row)
+            if text is not None:  # a missing value gives no reason: the next family does
+                texts.append(text)
         for k in range(n):
-            text = None
-            if k < order.shape[1] and totals[i, order[i, k]] > 0:
-                name = families[order[i, k]]
-                if name == "inactivity":
-                    text = _recency(row)
-                else:
-                    lead = max(members[name], key=lambda j: matrix[i, j])
-                    text = phrase(columns[lead], row)
-            out[f"reason_{k + 1}"].append(text)
+            out[f"reason_{k + 1}"].append(texts[k] if k < len(texts) else None)
     return pd.DataFrame(out, index=contributions.index, dtype="string")

@@ -432,16 +432,33 @@ def test_write_rejects_replaces_the_file_and_leaves_no_temporary_files(tmp_path:
     assert [p.name for p in tmp_path.iterdir()] == ["rejects.csv"]
 
 
-def test_write_rejects_failure_keeps_the_old_file(tmp_path: Path) -> None:
+def test_write_rejects_failure_keeps_the_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = tmp_path / "rejects.csv"
     target.write_text("old\n")
 
-    class Broken(pd.DataFrame):
-        def to_csv(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-            raise OSError("disk full")
+    def broken(self: pd.DataFrame, *args: Any, **kwargs: Any) -> None:
+        raise OSError("disk full")
 
+    monkeypatch.setattr(pd.DataFrame, "to_csv", broken)
     with pytest.raises(OSError, match="disk full"):
-        data.write_rejects(Broken({"a": [1]}), target)
+        data.write_rejects(pd.DataFrame({"a": [1]}), target)
 
     assert target.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["rejects.csv"]
+
+
+def test_write_rejects_neutralises_formulas_in_raw_input(tmp_path: Path) -> None:
+    rejects = pd.DataFrame(
+        {
+            "table": ["transactions", "transactions"],
+            "customer_id": ['=HYPERLINK("http://x","y")', "c1"],
+            "amount": ["-12.50", "@SUM(A1)"],
+            "reason": ["bad id", "amount is not a number"],
+        }
+    )
+    target = data.write_rejects(rejects, tmp_path / "rejects.csv")
+    lines = target.read_text(encoding="utf-8").splitlines()
+    assert lines[1] == 'transactions,"\'=HYPERLINK(""http://x"",""y"")",-12.50,bad id'
+    assert lines[2] == "transactions,c1,'@SUM(A1),amount is not a number"

@@ -229,3 +229,31 @@ def test_read_suppression_rejects_empty_file(tmp_path: Path) -> None:
     path.write_bytes(b"")
     with pytest.raises(DataError):
         export.read_suppression(path)
+
+
+def test_write_exports_csv_for_people_parquet_raw(tmp_path: Path) -> None:
+    frames = _frames()
+    risky = '=HYPERLINK("http://x","y")'
+    at_risk = _at_risk([risky, "b"], ["win_back", None], reason="-50% spend")
+    at_risk["churn_probability"] = [0.912345678, 0.5]
+    at_risk["value"] = [-12.3456, 150.0]
+    frames |= {
+        "at_risk": at_risk,
+        "rejects": pd.DataFrame({"customer_id": ["@cmd"], "reason": ["first seen later"]}),
+    }
+    folder = export.write_exports(tmp_path / "2024-06-01", **frames)
+
+    lines = (folder / export.AT_RISK_CSV).read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "customer_id,as_of,churn_probability,offer,offer_cost,reason_1,value"
+    assert lines[1] == (
+        '"\'=HYPERLINK(""http://x"",""y"")",2024-06-01,0.912,win_back,3.0,\'-50% spend,-12.35'
+    )
+    rejects = (folder / export.REJECTS).read_text(encoding="utf-8").splitlines()
+    assert rejects == ["customer_id,reason", "'@cmd,first seen later"]
+    raw = pd.read_parquet(folder / export.AT_RISK_PARQUET)
+    assert raw.loc[0, "customer_id"] == risky
+    assert raw.loc[0, "reason_1"] == "-50% spend"
+    assert raw.loc[0, "churn_probability"] == 0.912345678
+    assert raw.loc[0, "value"] == -12.3456
+    offered = export.recently_offered(tmp_path, as_of=pd.Timestamp("2024-06-02"), cooldown_days=30)
+    assert offered == {risky}  # the cooldown reads the raw ids back from the Parquet

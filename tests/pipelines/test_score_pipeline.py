@@ -318,3 +318,72 @@ def test_score_logs_counts_to_mlflow(small_demo_dir: Path, trained: Path, tmp_pa
     assert any(key.startswith("psi/") for key in run.data.metrics)
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert artifacts == {"scoring_manifest.json"}  # counts only: no customer rows
+
+
+def _formula_world(small_demo_dir: Path, folder: Path) -> tuple[str, str]:
+    """The small demo world with every id starting with ``=``; one customer's rows all bad.
+
+    Returns the id whose transactions are all rejected at load (it is left out of the customers
+    table, so it cannot be scored) and one renamed id.
+    """
+    folder.mkdir()
+    tables = {
+        name: pd.read_parquet(small_demo_dir / f"{name}.parquet")
+        for name in ("transactions", "customers", "events")
+    }
+    for table in tables.values():
+        table["customer_id"] = "=" + table["customer_id"].astype(str)
+    tx = tables["transactions"]
+    counts = tx["customer_id"].value_counts()
+    bad = str(counts.index[-1])  # the fewest rows: well under the reject limit
+    tx.loc[tx["customer_id"] == bad, "amount"] = np.nan
+    tables["customers"] = tables["customers"][tables["customers"]["customer_id"] != bad]
+    for name, table in tables.items():
+        table.to_parquet(folder / f"{name}.parquet", index=False)
+    return bad, str(counts.index[0])
+
+
+def test_score_cli_csv_is_safe_for_spreadsheets_and_names_rejected_rows(
+    small_demo_dir: Path, tmp_path: Path
+) -> None:
+    from tests.pipelines.test_model_store import FAST
+
+    demo = tmp_path / "demo"
+    bad, renamed = _formula_world(small_demo_dir, demo)
+    common = [f"data.generate.output_dir={demo}", f"model_dir={tmp_path}/models/churn"]
+    trained = run_pipeline("train", *common, *FAST, f"hydra.run.dir={tmp_path}/t", cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    proc = run_pipeline(
+        "score",
+        *common,
+        "engine.threads=1",
+        f"export.dir={tmp_path}/exports",
+        f"hydra.run.dir={tmp_path}/s",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (folder,) = (tmp_path / "exports").iterdir()
+
+    raw = pd.read_parquet(folder / "at_risk.parquet")
+    assert len(raw) > 0
+    assert raw["customer_id"].str.startswith("=").all()  # the Parquet keeps the raw ids
+    assert (raw["churn_probability"].dropna().round(3) != raw["churn_probability"].dropna()).any()
+    text = pd.read_csv(folder / "at_risk.csv", dtype=str, keep_default_na=False)
+    assert text["customer_id"].tolist() == ("'" + raw["customer_id"]).tolist()
+    decimals = text["churn_probability"].str.partition(".")[2].str.len()
+    assert decimals.max() <= 3
+    for money in ("value", "value_at_risk", "offer_cost", "expected_net_benefit"):
+        assert text[money].str.partition(".")[2].str.len().max() <= 2, money
+    reasons = text[["reason_1", "reason_2", "reason_3"]].to_numpy().ravel().tolist()
+    assert not [r for r in reasons if "unknown" in r or r.startswith(("=", "+", "-", "@"))]
+    assert renamed in set(pd.read_parquet(folder / "scores.parquet")["customer_id"])
+
+    rejects = pd.read_csv(folder / "rejects.csv", dtype=str)
+    assert rejects["customer_id"].tolist() == ["'" + bad]
+    assert "rejected at load" in rejects["reason"].iloc[0]
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    rows_file = Path(manifest["input"]["rejected_rows_file"])
+    assert rows_file == (tmp_path / "s" / "rejects.csv").resolve()
+    rows = pd.read_csv(rows_file, dtype=str)
+    assert set(rows["customer_id"]) == {"'" + bad}
+    assert manifest["input"]["rows"]["transactions"]["rejected"] == len(rows)

@@ -134,7 +134,10 @@ def test_account_for_customers_every_id_once() -> None:
     assert dict(zip(rejects["customer_id"], rejects["reason"], strict=True)) == {
         "c": "not yet a customer on 2024-06-01: first seen at or after the as-of date",
         "e": "not yet a customer on 2024-06-01: first seen at or after the as-of date",
-        "g": "every row of this customer was rejected at load (see the run's rejects.csv)",
+        "g": (
+            "every row of this customer was rejected at load (the rows: the file named "
+            "input.rejected_rows_file in manifest.json)"
+        ),
     }
     everyone = {"a", *no_purchase, *rejects["customer_id"]}
     assert everyone == {"a", "b", "c", "d", "e", "f", "g"}

@@ -22,6 +22,7 @@ from churn.data.sql import _attach, _check_timestamp_format, _connect
 from churn.data.validate import _load_table, _rejects_frame
 from churn.errors import ConfigError
 from churn.files import atomic_file
+from churn.spreadsheet import write_csv
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,9 @@ def load(source: Mapping[str, Any], *, now: dt.datetime | None = None) -> Datase
 def write_rejects(rejects: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """Write the rejected rows as UTF-8 CSV, atomically and readable by the owner only.
 
+    Text cells a spreadsheet would run as a formula are neutralised
+    (:func:`churn.spreadsheet.write_csv`): rejected rows hold raw input.
+
     Args:
         rejects: :attr:`Dataset.rejects` (or :attr:`TooManyRejectsError.rejects`).
         path: the CSV file to write; its folder is created when missing.
@@ -103,6 +107,6 @@ def write_rejects(rejects: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """
     frame = rejects if len(rejects.columns) else pd.DataFrame(columns=list(REJECT_COLUMNS))
     with atomic_file(path) as tmp:
-        frame.to_csv(tmp, index=False, encoding="utf-8")
+        write_csv(frame, tmp)
     log.info("wrote %d rejected rows to %s", len(frame), path)
     return Path(path)

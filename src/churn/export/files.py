@@ -4,7 +4,9 @@ The folder holds ``scores.parquet`` (every customer, once, with a status), ``at_
 ``at_risk.parquet`` (the at-risk list, sorted by expected net benefit), ``rejects.csv``
 (customers that could not be scored, with a reason) and ``manifest.json``. It is written into a
 temporary folder renamed into place, so all files appear together or not at all, re-running the
-same as-of date replaces it, and it is readable by its owner only (customer data).
+same as-of date replaces it, and it is readable by its owner only (customer data). The CSV files
+are for people (:func:`churn.spreadsheet.write_csv`: no live formulas, rounded numbers); what the
+pipeline reads back (the cooldown, reports) is read from the Parquet files.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pandas as pd
 
 from churn.errors import DataError
 from churn.files import atomic_directory, canonical_json
+from churn.spreadsheet import write_csv
 
 if TYPE_CHECKING:
     from churn.export.manifest import ExportManifest
@@ -62,8 +65,8 @@ def write_exports(
         if scores is not None:
             scores.to_parquet(tmp / SCORES, index=False)
         at_risk.to_parquet(tmp / AT_RISK_PARQUET, index=False)
-        at_risk.to_csv(tmp / AT_RISK_CSV, index=False, encoding="utf-8")
-        rejects.to_csv(tmp / REJECTS, index=False, encoding="utf-8")
+        write_csv(at_risk, tmp / AT_RISK_CSV)
+        write_csv(rejects, tmp / REJECTS)
         (tmp / MANIFEST).write_text(canonical_json(payload), encoding="utf-8")
     log.info(
         "exports written to %s: %s customers, %d on the at-risk list, %d rejected",

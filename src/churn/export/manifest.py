@@ -4,6 +4,7 @@ came of it. Written as canonical JSON (sorted keys, fixed separators)."""
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -127,6 +128,7 @@ def build_manifest(
     source: str,
     dataset: Dataset,
     options: ScoreOptions,
+    rejected_rows: str | os.PathLike[str] | None = None,
 ) -> ExportManifest:
     """The manifest of one scoring run's export folder.
 
@@ -136,8 +138,11 @@ def build_manifest(
         source: where the bundle came from (``bundle`` or ``registry``).
         dataset: the loaded input (its fingerprint and row counts).
         options: the validated scoring options.
+        rejected_rows: the file the load's rejected rows were written to (named in
+            ``input.rejected_rows_file``; the export's ``rejects.csv`` lists customers).
     """
     outcome, people = run.outcome, run.population
+    rows_file = {} if rejected_rows is None else {"rejected_rows_file": os.fspath(rejected_rows)}
     offer_config, thresholds = options.offers, options.thresholds
     return ExportManifest(
         as_of=str(run.as_of.date()),
@@ -158,6 +163,7 @@ def build_manifest(
                 name: {"input": r.input_rows, "used": r.used_rows, "rejected": r.rejected_rows}
                 for name, r in dataset.reports.items()
             },
+            **rows_file,
         },
         tiers=options.tiers.to_dict(),
         offers={

@@ -65,7 +65,8 @@ def account_for_customers(
         )
     for cid in sorted(set(map(str, rejected_ids)) - accounted - set(reasons_by_id)):
         reasons_by_id[cid] = (
-            "every row of this customer was rejected at load (see the run's rejects.csv)"
+            "every row of this customer was rejected at load (the rows: the file named "
+            "input.rejected_rows_file in manifest.json)"
         )
     rejects = pd.DataFrame(
         {"customer_id": list(reasons_by_id), "reason": list(reasons_by_id.values())},
