@@ -346,7 +346,7 @@ def _formula_world(small_demo_dir: Path, folder: Path) -> tuple[str, str]:
 def test_score_cli_csv_is_safe_for_spreadsheets_and_names_rejected_rows(
     small_demo_dir: Path, tmp_path: Path
 ) -> None:
-    from tests.pipelines.test_model_store import FAST
+    from tests.pipelines.conftest import FAST
 
     demo = tmp_path / "demo"
     bad, renamed = _formula_world(small_demo_dir, demo)
@@ -362,7 +362,7 @@ def test_score_cli_csv_is_safe_for_spreadsheets_and_names_rejected_rows(
         cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    (folder,) = (tmp_path / "exports").iterdir()
+    (folder,) = [p for p in (tmp_path / "exports").iterdir() if p.suffix != ".lock"]
 
     raw = pd.read_parquet(folder / "at_risk.parquet")
     assert len(raw) > 0
