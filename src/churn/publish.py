@@ -53,7 +53,7 @@ def describe(
         features=tuple(bundle.FeatureSpec(n, d) for n, d in outcome.feature_dtypes.items()),
         training=settings,
         metrics={k: v for k, v in outcome.metrics.items() if k.startswith("test/")},
-        evaluation=outcome.evaluation.summary(),
+        evaluation={**outcome.evaluation.summary(), "slices": outcome.slices},
         deployment=outcome.deployment.summary(),
         promotion=vs_baselines.to_dict(),
         data_fingerprint=dict(fingerprint),
@@ -160,6 +160,7 @@ def publish(
         input_example=outcome.input_example,
         horizon_days=manifest.horizon_days,
         artifacts={**artifacts, "bundle": saved.path},
+        slices=outcome.slices,
         tags={
             "data_end": saved.manifest.data_end,
             "calibration": manifest.training.calibration,

@@ -121,6 +121,7 @@ class TrainingOutcome:
     references: dict[str, dict[str, Any]] = field(default_factory=dict)
     feature_dtypes: dict[str, str] = field(default_factory=dict)
     input_example: pd.DataFrame = field(default_factory=pd.DataFrame)
+    slices: list[dict[str, Any]] = field(default_factory=list)  # quality per test segment
 
     def split(self, name: str) -> pd.DataFrame:
         """The evaluation predictions of one split."""
@@ -296,6 +297,16 @@ def train(
         predictions = score_splits(evaluated, frame, references=references)
         scorers = [MODEL_SCORER, *evaluated.baselines, *(references or {})]
         metrics = metrics_by_split(predictions, scorers, settings)
+        test = predictions[predictions["split"] == "test"]
+        rows = test[list(model.KEY_COLUMNS)].merge(frame, on=list(model.KEY_COLUMNS), how="left")
+        slices = evaluation.slice_metrics(
+            rows,
+            test[model.LABEL].to_numpy(),
+            {name: test[name].to_numpy(dtype=float) for name in scorers},
+            model=MODEL_SCORER,
+            baselines=list(evaluated.baselines),
+            n_bins=settings.ece_bins,
+        )
     _log_test_metrics(metrics, scorers)
     with watch.stage("deployment_fit"):
         deployed = fit_recipe(
@@ -317,6 +328,7 @@ def train(
         refs,
         feature_dtypes={name: str(frame[name].dtype) for name in features},
         input_example=_input_example(latest[features]),
+        slices=slices,
     )
 
 

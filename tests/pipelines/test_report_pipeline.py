@@ -82,6 +82,8 @@ def test_report_is_self_contained(reported: report.ReportResult) -> None:
         assert heading in page, heading
     assert "Net Promoter Score" in page
     assert "BG/NBD baseline" in page
+    assert "Test cutoff: quality by segment" in page
+    assert "lifecycle stage: established" in page
 
 
 def test_report_logged_to_mlflow(reported: report.ReportResult) -> None:

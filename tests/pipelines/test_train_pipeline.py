@@ -81,6 +81,10 @@ def test_train_run_writes_the_bundle(first: train.TrainResult, work: Path) -> No
     assert {f.dtype for f in manifest.features} <= {"float64", "int64", "str", "string"}
     assert set(manifest.reference_distributions) == {*features, "churn_probability"}
     assert manifest.evaluation["target"] == manifest.deployment["calibration"]
+    slices = manifest.evaluation["slices"]
+    assert {s["slice"] for s in slices} >= {"lifecycle_stage", "tenure", "value"}
+    assert all(s["rows"] > 0 for s in slices)
+    assert any("roc_auc" in s and "best_baseline_roc_auc" in s for s in slices)
     assert manifest.deployment["target"] == manifest.data_end
     assert manifest.metrics["test/roc_auc"] == pytest.approx(first.metrics["test/roc_auc"])
     assert "test/oracle/roc_auc" in manifest.metrics  # demo data: the oracle is reported

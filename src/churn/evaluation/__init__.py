@@ -28,6 +28,7 @@ from churn.evaluation.metrics import (
     is_better,
     lift_and_capture,
 )
+from churn.evaluation.slices import segments, slice_metrics
 
 __all__ = [
     "DEFAULT_TOP_FRACTIONS",
@@ -46,4 +47,6 @@ __all__ = [
     "plot_score_distribution",
     "plot_shap_summary",
     "save_figure",
+    "segments",
+    "slice_metrics",
 ]

@@ -21,7 +21,7 @@ from churn.reports.figures import (
     plot_retention_curves,
     plot_value_at_risk,
 )
-from churn.reports.summaries import TIER_ORDER, offer_plan, top_reasons_by_tier
+from churn.reports.summaries import TIER_ORDER, offer_plan, segment_table, top_reasons_by_tier
 
 if TYPE_CHECKING:
     from churn.bundle import Manifest
@@ -310,6 +310,9 @@ def _scoring_section(data: ReportData) -> str:
     )
 
 
+_SEGMENT_KINDS = {"segment": "text", "rows": "int", "churn rate": "percent"}
+
+
 def _model_section(data: ReportData) -> str:
     model = data.model
     if model is None:
@@ -366,6 +369,13 @@ def _model_section(data: ReportData) -> str:
         for name, path in data.model_plots.items()
         if path.is_file()
     )
+    segments = segment_table(model.evaluation.get("slices") or [])
+    by_segment = (
+        ""
+        if segments.empty
+        else "<h3>Test cutoff: quality by segment</h3>"
+        + _table(segments, dict.fromkeys(segments.columns, "ratio") | _SEGMENT_KINDS)
+    )
     return (
         "<section><h2>Model card</h2>"
         + _table(facts, {"value": "text"}, index_name="")
@@ -375,7 +385,7 @@ def _model_section(data: ReportData) -> str:
         "trained only on earlier data. ROC-AUC and PR-AUC: how well the score ranks churners "
         "first (higher is better); Brier and calibration error: how close the probabilities "
         "are to what happened (lower is better); capture: share of all churners among the "
-        "riskiest 10%.</p>" + f'<div class="grid">{images}</div>' + "</section>"
+        "riskiest 10%.</p>" + by_segment + f'<div class="grid">{images}</div>' + "</section>"
     )
 
 

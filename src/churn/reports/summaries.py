@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 import pandas as pd
 
@@ -59,3 +60,23 @@ def offer_plan(at_risk: pd.DataFrame) -> pd.DataFrame:
         index=["control group (not contacted)"],
     )
     return pd.concat([plan, total, held])
+
+
+def segment_table(slices: list[dict[str, Any]]) -> pd.DataFrame:
+    """The model card's quality by segment: one row per segment with metrics, model against
+    the best baseline (the evaluation's ``slices`` records)."""
+    columns = {
+        "rows": "rows",
+        "churn_rate": "churn rate",
+        "roc_auc": "ROC-AUC",
+        "best_baseline_roc_auc": "best baseline ROC-AUC",
+        "brier": "Brier",
+        "best_baseline_brier": "best baseline Brier",
+        "ece": "calibration error",
+    }
+    kept = [r for r in slices if "roc_auc" in r]
+    if not kept:
+        return pd.DataFrame()
+    frame = pd.DataFrame(kept)
+    frame["segment"] = frame["slice"].str.replace("_", " ") + ": " + frame["segment"]
+    return frame.set_index("segment")[list(columns)].rename(columns=columns).reset_index()

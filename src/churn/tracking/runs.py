@@ -7,7 +7,7 @@ import importlib.metadata
 import logging
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ class TrainingRun:
     horizon_days: int
     artifacts: Mapping[str, Path] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
+    slices: Sequence[Mapping[str, Any]] = ()
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,8 @@ def _log(config: TrackingConfig, run: TrainingRun, decision: Decision) -> RunRec
         mlflow.set_tags({**run.tags, HORIZON_TAG: str(run.horizon_days)})
         mlflow.log_text(redact(run.config_yaml), "config.yaml")
         mlflow.log_dict(dict(run.fingerprint), "data_fingerprint.json")
+        if run.slices:
+            mlflow.log_dict({"slices": list(run.slices)}, "slices.json")
         finite = {k: float(v) for k, v in run.metrics.items() if math.isfinite(float(v))}
         skipped = sorted(set(run.metrics) - set(finite))
         if skipped:
