@@ -65,6 +65,8 @@ def run(cfg: DictConfig) -> ScoreResult:
         options=options,
         rejected_rows=row_rejects_path(cfg.output_dir),
     )
+    if options.shadow is not None and cfg.source == "bundle":
+        manifest = manifest.with_updates(shadow=_shadow(cfg, options, dataset, scored, watch))
     folder = export.export_folder(options.export_dir, scored.as_of)
     with watch.stage("export"):
         manifest = manifest.with_updates(seconds=dict(watch.seconds))
@@ -79,6 +81,21 @@ def run(cfg: DictConfig) -> ScoreResult:
     return ScoreResult(
         folder, scored.as_of, dict(manifest.counts), scored.drift, dict(watch.seconds)
     )
+
+
+def _shadow(
+    cfg: DictConfig, options: scoring.ScoreOptions, dataset: Any, scored: Any, watch: Stopwatch
+) -> Any:
+    challenger = bundle.load_shadow(
+        cfg.model_dir, str(options.shadow), require_signature=options.require_signature
+    )
+    if challenger is None:
+        return None
+    with watch.stage("shadow"):
+        engine, end = container(cfg.engine), cfg.data.get("end_date")
+        return scoring.shadow_score(
+            dataset, scored, challenger, options, engine, cfg.as_of, end_date=end
+        )
 
 
 def _load_bundle(cfg: DictConfig, work: Path, signed: bool) -> bundle.Bundle:

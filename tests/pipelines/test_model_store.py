@@ -127,3 +127,61 @@ def test_score_without_a_champion_names_promote(
     assert last.startswith("BundleError: model store")
     assert "python -m pipelines.promote version=N" in last
     assert not (tmp_path / "exports").exists()
+
+
+def test_shadow_scoring_compares_the_challenger_without_exporting_it(
+    store: Path, small_demo_dir: Path, tmp_path: Path
+) -> None:
+    proc = run_pipeline(
+        "score",
+        f"data.generate.output_dir={small_demo_dir}",
+        f"model_dir={store}",
+        f"export.dir={tmp_path}/exports",
+        f"hydra.run.dir={tmp_path}/score",
+        "engine.threads=1",
+        "score.shadow=latest",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (folder,) = [p for p in (tmp_path / "exports").iterdir() if p.suffix != ".lock"]
+    manifest = json.loads((folder / "manifest.json").read_text())
+    champion = bundle.read_manifest(bundle.ModelStore(store).path(1))
+    assert manifest["model"]["sha256"] == champion.model.digest  # the champion's list only
+    shadow = manifest["shadow"]
+    assert shadow["version"] == "2"
+    assert shadow["customers"] > 0
+    assert -1.0 <= shadow["spearman"] <= 1.0
+    assert set(shadow["champion"]) == {"mean", "p10", "p50", "p90"}
+    moved = sum(n for row in shadow["tier_moves"].values() for n in row.values())
+    assert moved == shadow["customers"]
+    assert 0.0 <= shadow["at_risk_overlap"] <= 1.0
+    assert shadow["test_metrics"]["test/brier"] > champion.metrics["test/brier"]  # the weak one
+    assert sorted(p.name for p in folder.iterdir() if not p.name.endswith(".html")) == [
+        "at_risk.csv",
+        "at_risk.parquet",
+        "manifest.json",
+        "rejects.csv",
+        "scores.parquet",
+    ]
+
+
+def test_shadow_without_a_challenger_is_a_note(
+    store: Path, small_demo_dir: Path, tmp_path: Path
+) -> None:
+    copy = _copy(store, tmp_path)
+    code, _, stderr = _promote(copy, tmp_path, "version=2", "reason=try it")
+    assert code == 0, stderr[-2000:]
+    proc = run_pipeline(
+        "score",
+        f"data.generate.output_dir={small_demo_dir}",
+        f"model_dir={copy}",
+        f"export.dir={tmp_path}/exports",
+        f"hydra.run.dir={tmp_path}/score",
+        "engine.threads=1",
+        "score.shadow=latest",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "shadow: no challenger" in (tmp_path / "score" / "score.log").read_text()
+    (folder,) = [p for p in (tmp_path / "exports").iterdir() if p.suffix != ".lock"]
+    assert json.loads((folder / "manifest.json").read_text())["shadow"] is None

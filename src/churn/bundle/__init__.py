@@ -35,6 +35,7 @@ from churn.bundle.versions import (
     VersionInfo,
     bundle_folder,
     load_served,
+    load_shadow,
     read_served_manifest,
     version_table,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "library_versions",
     "load",
     "load_served",
+    "load_shadow",
     "read_manifest",
     "read_served_manifest",
     "save",

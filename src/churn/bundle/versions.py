@@ -298,3 +298,21 @@ def read_served_manifest(directory: str | os.PathLike[str]) -> tuple[Path, Manif
     """The served bundle's folder and manifest, without loading the model."""
     folder = bundle_folder(directory)
     return folder, read_manifest(folder)
+
+
+def load_shadow(
+    directory: str | os.PathLike[str], which: str, *, require_signature: bool = False
+) -> Bundle | None:
+    """The challenger to score beside the champion: ``latest`` or a version number; None when
+    it is the champion itself or the store holds no other version."""
+    store = ModelStore(directory)
+    number = store.latest if which == "latest" else int(which)
+    if number is None or number == store.champion:
+        log.info("shadow: no challenger in %s (latest is the champion)", store.root)
+        return None
+    if number not in store.versions():
+        raise BundleError(
+            f"score.shadow: model store {store.root} holds no version {number}; it holds "
+            f"{store.versions()}"
+        )
+    return load(store.path(number), require_signature=require_signature)

@@ -51,6 +51,7 @@ class ExportManifest:
     drift: Mapping[str, Any]
     drift_by_column: tuple[Mapping[str, Any], ...] = ()
     seconds: Mapping[str, float] = field(default_factory=dict)
+    shadow: Mapping[str, Any] | None = None  # the challenger scored beside (score.shadow)
     schema_version: int = EXPORT_SCHEMA_VERSION
 
     def with_updates(self, **changes: Any) -> ExportManifest:
@@ -80,6 +81,7 @@ class ExportManifest:
             "drift": dict(self.drift),
             "drift_by_column": [dict(row) for row in self.drift_by_column],
             "seconds": dict(self.seconds),
+            "shadow": None if self.shadow is None else dict(self.shadow),
         }
 
     @classmethod
@@ -116,6 +118,7 @@ class ExportManifest:
                 drift=dict(values["drift"]),
                 drift_by_column=tuple(dict(r) for r in values.get("drift_by_column") or ()),
                 seconds=dict(values.get("seconds") or {}),
+                shadow=_mapping_or_none(values.get("shadow")),
             )
         except (KeyError, TypeError, ValueError) as err:
             raise ExportError(f"{where}: a field is missing or malformed: {err}") from err
@@ -179,3 +182,7 @@ def build_manifest(
             {str(k): v for k, v in row.items()} for row in outcome.drift.to_dict("records")
         ),
     )
+
+
+def _mapping_or_none(value: Any) -> dict[str, Any] | None:
+    return dict(value) if isinstance(value, Mapping) else None

@@ -24,6 +24,8 @@ from churn.scoring.rows import AT_RISK_COLUMNS, SCORE_COLUMNS, at_risk_list
 from churn.scoring.run import ScoringRun, log_headline, score_dataset
 from churn.scoring.schema import check_schema
 from churn.scoring.settings import ScoreConfig, ScoringOutcome
+from churn.scoring.shadow import compare as compare_shadow
+from churn.scoring.shadow import shadow_score
 from churn.scoring.spark import (
     Finish,
     features_on_spark,
@@ -51,6 +53,7 @@ __all__ = [
     "at_risk_list",
     "buyers_before",
     "check_schema",
+    "compare_shadow",
     "drift_of",
     "explain",
     "features_on_spark",
@@ -64,6 +67,7 @@ __all__ = [
     "score_dataset",
     "score_distributed",
     "score_on_spark",
+    "shadow_score",
     "warn_if_old",
     "write_partitioned",
     "write_scores",

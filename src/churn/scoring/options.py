@@ -38,6 +38,7 @@ class ScoreOptions:
     fail_on_drift: bool = False
     require_signature: bool = False
     allow_library_change: bool = False
+    shadow: str | None = None  # latest or a version number: score it beside the champion
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ScoreOptions:
@@ -108,6 +109,13 @@ class ScoreOptions:
             raise ConfigError(f"score.batch_size: expected >= 1; got {batch_size}")
         require_signature = _flag("score.require_signature", score.get("require_signature", False))
         allow_change = _flag("score.allow_library_change", score.get("allow_library_change", False))
+        shadow = score.get("shadow")
+        if shadow is not None and not (
+            shadow == "latest" or (str(shadow).isdigit() and int(str(shadow)) > 0)
+        ):
+            raise ConfigError(
+                f"score.shadow: expected null, latest or a version number; got {shadow!r}"
+            )
         database = DatabaseConfig.from_mapping(postgres)
         if "postgres" in targets:
             check_url(database)
@@ -136,6 +144,7 @@ class ScoreOptions:
             bool(drift.get("fail_on_flag", False)),
             require_signature,
             allow_change,
+            None if shadow is None else str(shadow),
         )
 
 
