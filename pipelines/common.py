@@ -54,7 +54,7 @@ def load_data(data_cfg: DictConfig, *, seed: int, output_dir: str | Path) -> dat
         raise
     data.write_rejects(dataset.rejects, rejects_path)
     for name, report in dataset.reports.items():
-        log.info(
+        log.debug(
             "%s: %d rows in, %d used, %d rejected %s",
             name,
             report.input_rows,

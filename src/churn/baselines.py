@@ -145,7 +145,9 @@ class BGNBDBaseline:
                     x[rows], t_x[rows], big_t[rows], penalizer=self.penalizer, initial=previous
                 )
                 self.fitted[key] = params
-                log.info("bgnbd baseline at %s on %d customers: %s", key.date(), rows.sum(), params)
+                log.debug(
+                    "bgnbd baseline at %s on %d customers: %s", key.date(), rows.sum(), params
+                )
             previous = params
             out[rows] = btyd.p_no_purchase(
                 params, self.horizon_days / unit, x[rows], t_x[rows], big_t[rows]

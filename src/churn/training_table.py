@@ -162,12 +162,28 @@ def _with_labels(features: pa.Table, stayed: pa.Table) -> pa.Table:
 def log_churn_shares(table: pa.Table) -> None:
     """Log each cutoff's population and churn share (``cutoff`` and ``churned`` columns)."""
     shares = table.group_by("cutoff").aggregate([("churned", "mean"), ("churned", "count")])
-    for row in shares.sort_by("cutoff").to_pylist():
-        log.info(
+    rows = shares.sort_by("cutoff").to_pylist()
+    for row in rows:
+        log.debug(
             "cutoff %s: %d customers, churn share %.3f",
             pd.Timestamp(row["cutoff"]).date(),
             row["churned_count"],
             row["churned_mean"],
+        )
+    if rows:
+        share = [r["churned_mean"] for r in rows]
+        log.info(
+            "%d cutoffs %s..%s: %d to %d customers, churn share %.3f to %.3f "
+            "(first %.3f, last %.3f)",
+            len(rows),
+            pd.Timestamp(rows[0]["cutoff"]).date(),
+            pd.Timestamp(rows[-1]["cutoff"]).date(),
+            min(r["churned_count"] for r in rows),
+            max(r["churned_count"] for r in rows),
+            min(share),
+            max(share),
+            share[0],
+            share[-1],
         )
 
 

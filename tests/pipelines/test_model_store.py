@@ -185,3 +185,13 @@ def test_shadow_without_a_challenger_is_a_note(
     assert "shadow: no challenger" in (tmp_path / "score" / "score.log").read_text()
     (folder,) = [p for p in (tmp_path / "exports").iterdir() if p.suffix != ".lock"]
     assert json.loads((folder / "manifest.json").read_text())["shadow"] is None
+
+
+def test_the_training_log_is_compact(store: Path) -> None:
+    log = (store.parents[1] / "good" / "train.log").read_text(encoding="utf-8")
+    info = [line for line in log.splitlines() if "][INFO] - " in line]
+    assert sum("churn share" in line for line in info) == 1  # one line for all cutoffs
+    assert not [line for line in info if "bgnbd baseline at" in line or "wrote figure" in line]
+    stages = [line for line in info if "stage " in line]
+    assert all(": done in " in line for line in stages)
+    assert len(info) <= 45

@@ -126,7 +126,7 @@ def save(
             libraries=library_versions(),
         )
         _write(tmp, saved)
-    log.info("bundle written to %s (model %s)", final, saved.model.digest[:12])
+    log.debug("bundle written to %s (model %s)", final, saved.model.digest[:12])
     return Bundle(final, model, saved)
 
 

@@ -65,5 +65,5 @@ def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    log.info("wrote figure %s", final)
+    log.debug("wrote figure %s", final)
     return final
