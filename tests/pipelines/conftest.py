@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from churn import bundle
 from tests.conftest import run_pipeline
 
 FAST = [
@@ -39,3 +45,36 @@ def store(small_demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     _train(small_demo_dir, work, "good")
     _train(small_demo_dir, work, "weak", "model.n_estimators=1", "calibration=none")
     return work / "models" / "churn"
+
+
+def score_cli(
+    demo: Path, store: Path, tmp_path: Path, *extra: str, env: dict[str, str | None] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m pipelines.score`` on ``demo`` with the store ``store``, exports and run folder
+    under ``tmp_path`` (``exports/``, ``score/``)."""
+    return run_pipeline(
+        "score",
+        f"data.generate.output_dir={demo}",
+        f"model_dir={store}",
+        f"export.dir={tmp_path}/exports",
+        f"hydra.run.dir={tmp_path}/score",
+        "engine.threads=1",
+        *extra,
+        cwd=tmp_path,
+        env=env,
+    )
+
+
+def copy_store(store: Path, tmp_path: Path) -> Path:
+    """A copy of the model store (pointers kept as links) at ``tmp_path/models/churn``."""
+    copy = tmp_path / "models" / "churn"
+    shutil.copytree(store, copy, symlinks=True)
+    return copy
+
+
+def edit_manifest(folder: Path, edit: Callable[[dict[str, Any]], Any]) -> None:
+    """Apply ``edit`` to a bundle's manifest.json in place (no signature renewed)."""
+    path = folder / bundle.MANIFEST_FILE
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    edit(payload)
+    path.write_text(json.dumps(payload), encoding="utf-8")

@@ -4,9 +4,7 @@ refused under ``CHURN_BUNDLE_KEY``, and ``score.require_signature`` refuses unsi
 from __future__ import annotations
 
 import hashlib
-import json
 import pickle
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +12,7 @@ import pytest
 
 from churn import bundle
 from tests.conftest import run_pipeline
-from tests.pipelines.conftest import FAST
+from tests.pipelines.conftest import FAST, copy_store, edit_manifest, score_cli
 
 KEY = "a-test-key"
 
@@ -47,45 +45,22 @@ def signed(small_demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 
 
 def _copy(store: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "models" / "churn"
-    shutil.copytree(store, copy, symlinks=True)
-    return copy / "champion"
+    return copy_store(store, tmp_path) / "champion"
 
 
 def _score(demo: Path, store: Path, tmp_path: Path, key: str | None, *extra: str) -> list[str]:
-    proc = run_pipeline(
-        "score",
-        f"data.generate.output_dir={demo}",
-        f"model_dir={store}",
-        f"export.dir={tmp_path}/exports",
-        f"hydra.run.dir={tmp_path}/score",
-        "engine.threads=1",
-        *extra,
-        cwd=tmp_path,
-        env={bundle.KEY_VARIABLE: key},
-    )
+    proc = score_cli(demo, store, tmp_path, *extra, env={bundle.KEY_VARIABLE: key})
     assert proc.returncode == 5, (proc.returncode, proc.stderr[-2000:])
     assert not (tmp_path / "exports").exists()
     return proc.stderr.strip().splitlines()
 
 
-def _edit_manifest(folder: Path, edit: Any) -> None:
-    path = folder / bundle.MANIFEST_FILE
-    payload = json.loads(path.read_text(encoding="utf-8"))
-    edit(payload)
-    path.write_text(json.dumps(payload), encoding="utf-8")
-
-
 def test_a_signed_store_scores(signed: Path, small_demo_dir: Path, tmp_path: Path) -> None:
-    proc = run_pipeline(
-        "score",
-        f"data.generate.output_dir={small_demo_dir}",
-        f"model_dir={signed}",
-        f"export.dir={tmp_path}/exports",
-        f"hydra.run.dir={tmp_path}/score",
-        "engine.threads=1",
+    proc = score_cli(
+        small_demo_dir,
+        signed,
+        tmp_path,
         "score.require_signature=true",
-        cwd=tmp_path,
         env={bundle.KEY_VARIABLE: KEY},
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -101,7 +76,7 @@ def test_a_swapped_model_file_never_runs_code(
     (folder / target).write_bytes(payload)
     digest = hashlib.sha256(payload).hexdigest()
     # the attacker also updates the digest in the manifest (no key: no signature to forge)
-    _edit_manifest(folder, lambda m: m["model"]["files"].update({target: digest}))
+    edit_manifest(folder, lambda m: m["model"]["files"].update({target: digest}))
     last = _score(small_demo_dir, folder.parent, tmp_path, None)[-1]
     assert last.startswith("BundleError: bundle")
     assert not marker.exists()
@@ -120,7 +95,7 @@ def test_an_edited_manifest_is_refused_under_the_key(
     signed: Path, small_demo_dir: Path, tmp_path: Path, edit: Any
 ) -> None:
     folder = _copy(signed, tmp_path)
-    _edit_manifest(folder, edit)
+    edit_manifest(folder, edit)
     last = _score(small_demo_dir, folder.parent, tmp_path, KEY)[-1]
     assert last.startswith("BundleError: bundle")
     assert "manifest.sig is not valid" in last

@@ -3,10 +3,8 @@ last line of stderr, never Hydra's hint or a traceback."""
 
 from __future__ import annotations
 
-import json
 import os
 import resource
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +15,7 @@ import pytest
 
 from churn import bundle, files
 from tests.conftest import run_pipeline
+from tests.pipelines.conftest import copy_store, edit_manifest, score_cli
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -25,22 +24,6 @@ def _last_line(proc: subprocess.CompletedProcess[str]) -> str:
     assert "HYDRA_FULL_ERROR" not in proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     return proc.stderr.strip().splitlines()[-1]
-
-
-def _score(
-    demo: Path, store: Path, tmp_path: Path, *extra: str, env: dict[str, str | None] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return run_pipeline(
-        "score",
-        f"data.generate.output_dir={demo}",
-        f"model_dir={store}",
-        f"export.dir={tmp_path}/exports",
-        f"hydra.run.dir={tmp_path}/score",
-        "engine.threads=1",
-        *extra,
-        cwd=tmp_path,
-        env=env,
-    )
 
 
 @pytest.mark.parametrize(
@@ -85,13 +68,9 @@ def test_bad_configuration_exits_2_before_any_work(
 def test_a_broken_manifest_exits_5(
     store: Path, small_demo_dir: Path, tmp_path: Path, edit: Any, expected: str
 ) -> None:
-    copy = tmp_path / "models" / "churn"
-    shutil.copytree(store, copy, symlinks=True)
-    path = copy / "champion" / bundle.MANIFEST_FILE
-    payload = json.loads(path.read_text(encoding="utf-8"))
-    edit(payload)
-    path.write_text(json.dumps(payload), encoding="utf-8")
-    proc = _score(small_demo_dir, copy, tmp_path, env={bundle.KEY_VARIABLE: None})
+    copy = copy_store(store, tmp_path)
+    edit_manifest(copy / "champion", edit)
+    proc = score_cli(small_demo_dir, copy, tmp_path, env={bundle.KEY_VARIABLE: None})
     assert proc.returncode == 5, proc.stderr[-2000:]
     last = _last_line(proc)
     assert last.startswith("BundleError: bundle")
@@ -113,7 +92,7 @@ def test_a_read_only_export_folder_exits_8(
     store: Path, small_demo_dir: Path, tmp_path: Path
 ) -> None:
     folder = _read_only_folder(tmp_path)
-    proc = _score(small_demo_dir, store, tmp_path, f"export.dir={folder}")
+    proc = score_cli(small_demo_dir, store, tmp_path, f"export.dir={folder}")
     assert proc.returncode == 8, proc.stderr[-2000:]
     last = _last_line(proc)
     assert last.startswith(f"StorageError: cannot read or write {folder}")
@@ -157,7 +136,7 @@ def test_a_full_disk_exits_8(store: Path, small_demo_dir: Path, tmp_path: Path) 
 def test_a_malformed_database_url_exits_2_before_any_work(
     store: Path, small_demo_dir: Path, tmp_path: Path
 ) -> None:
-    proc = _score(
+    proc = score_cli(
         small_demo_dir,
         store,
         tmp_path,
@@ -176,11 +155,11 @@ def test_an_export_locked_by_another_run_exits_9(
 ) -> None:
     as_of = "2025-12-01"
     with files.lock(tmp_path / "exports" / f".{as_of}.lock", what="a test"):
-        proc = _score(small_demo_dir, store, tmp_path, f"as_of={as_of}")
+        proc = score_cli(small_demo_dir, store, tmp_path, f"as_of={as_of}")
     assert proc.returncode == 9, proc.stderr[-2000:]
     last = _last_line(proc)
     assert last.startswith(f"LockedError: {tmp_path}/exports/{as_of}: locked by another run")
     assert f"(pid {os.getpid()}," in last
     assert not (tmp_path / "exports" / as_of).exists()
-    again = _score(small_demo_dir, store, tmp_path, f"as_of={as_of}")
+    again = score_cli(small_demo_dir, store, tmp_path, f"as_of={as_of}")
     assert again.returncode == 0, again.stderr[-2000:]

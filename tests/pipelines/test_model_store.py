@@ -4,31 +4,21 @@ roll back with ``python -m pipelines.promote``."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from churn import bundle
 from tests.conftest import run_pipeline
+from tests.pipelines.conftest import copy_store, score_cli
 
 
 def _copy(store: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "models" / "churn"
-    shutil.copytree(store, copy, symlinks=True)
-    return copy
+    return copy_store(store, tmp_path)
 
 
 def _score(demo: Path, model_dir: Path, tmp_path: Path) -> tuple[int, str]:
-    proc = run_pipeline(
-        "score",
-        f"data.generate.output_dir={demo}",
-        f"model_dir={model_dir}",
-        f"export.dir={tmp_path}/exports",
-        f"hydra.run.dir={tmp_path}/score",
-        "engine.threads=1",
-        cwd=tmp_path,
-    )
+    proc = score_cli(demo, model_dir, tmp_path)
     return proc.returncode, proc.stderr
 
 
@@ -132,16 +122,7 @@ def test_score_without_a_champion_names_promote(
 def test_shadow_scoring_compares_the_challenger_without_exporting_it(
     store: Path, small_demo_dir: Path, tmp_path: Path
 ) -> None:
-    proc = run_pipeline(
-        "score",
-        f"data.generate.output_dir={small_demo_dir}",
-        f"model_dir={store}",
-        f"export.dir={tmp_path}/exports",
-        f"hydra.run.dir={tmp_path}/score",
-        "engine.threads=1",
-        "score.shadow=latest",
-        cwd=tmp_path,
-    )
+    proc = score_cli(small_demo_dir, store, tmp_path, "score.shadow=latest")
     assert proc.returncode == 0, proc.stderr[-2000:]
     (folder,) = [p for p in (tmp_path / "exports").iterdir() if p.suffix != ".lock"]
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -171,16 +152,7 @@ def test_shadow_without_a_challenger_is_a_note(
     copy = _copy(store, tmp_path)
     code, _, stderr = _promote(copy, tmp_path, "version=2", "reason=try it")
     assert code == 0, stderr[-2000:]
-    proc = run_pipeline(
-        "score",
-        f"data.generate.output_dir={small_demo_dir}",
-        f"model_dir={copy}",
-        f"export.dir={tmp_path}/exports",
-        f"hydra.run.dir={tmp_path}/score",
-        "engine.threads=1",
-        "score.shadow=latest",
-        cwd=tmp_path,
-    )
+    proc = score_cli(small_demo_dir, copy, tmp_path, "score.shadow=latest")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "shadow: no challenger" in (tmp_path / "score" / "score.log").read_text()
     (folder,) = [p for p in (tmp_path / "exports").iterdir() if p.suffix != ".lock"]

@@ -3,8 +3,6 @@ load, missing drift references, and the model's age."""
 
 from __future__ import annotations
 
-import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -12,33 +10,19 @@ from typing import Any
 import pytest
 
 from churn import bundle
-from tests.conftest import run_pipeline
+from tests.pipelines.conftest import copy_store, edit_manifest, score_cli
 
 
 def _copy_with(store: Path, tmp_path: Path, edit: Any) -> Path:
-    copy = tmp_path / "models" / "churn"
-    shutil.copytree(store, copy, symlinks=True)
-    path = copy / "champion" / bundle.MANIFEST_FILE
-    payload = json.loads(path.read_text(encoding="utf-8"))
-    edit(payload)
-    path.write_text(json.dumps(payload), encoding="utf-8")
+    copy = copy_store(store, tmp_path)
+    edit_manifest(copy / "champion", edit)
     return copy
 
 
 def _score(
     demo: Path, store: Path, tmp_path: Path, *extra: str
 ) -> subprocess.CompletedProcess[str]:
-    return run_pipeline(
-        "score",
-        f"data.generate.output_dir={demo}",
-        f"model_dir={store}",
-        f"export.dir={tmp_path}/exports",
-        f"hydra.run.dir={tmp_path}/score",
-        "engine.threads=1",
-        *extra,
-        cwd=tmp_path,
-        env={bundle.KEY_VARIABLE: None},
-    )
+    return score_cli(demo, store, tmp_path, *extra, env={bundle.KEY_VARIABLE: None})
 
 
 def _log(tmp_path: Path) -> str:
