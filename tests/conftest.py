@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from churn import synthetic
 
@@ -30,7 +30,8 @@ def compose_config(config_name: str, overrides: list[str] | None = None) -> Dict
 def world() -> synthetic.WorldConfig:
     """The demo world's reference parameters, as configured."""
     cfg = compose_config("generate")
-    return synthetic.WorldConfig.from_mapping(dict(cfg.generate.world))
+    values = OmegaConf.to_container(cfg.generate.world, resolve=True)
+    return synthetic.WorldConfig.from_mapping(values)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")

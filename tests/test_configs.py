@@ -42,7 +42,7 @@ def test_primary_config_composes(name: str) -> None:
 # How each config group is selected: the primary config that uses it and its override.
 GROUP_USE = {
     "data": ("validate", "data={option}"),
-    "world": ("generate", "world@generate.world={option}"),
+    "world": ("generate", "world={option}"),
     "label": ("training_table", "label={option}"),
     "features": ("training_table", "features={option}"),
     "engine": ("training_table", "engine={option}"),
@@ -105,7 +105,8 @@ def test_data_demo_points_into_generate_folder() -> None:
 
 def test_world_demo_is_a_valid_world() -> None:
     cfg = compose_config("generate")
-    params = synthetic.WorldConfig.from_mapping(OmegaConf.to_container(cfg.generate.world))  # type: ignore[arg-type]
+    values = OmegaConf.to_container(cfg.generate.world, resolve=True)
+    params = synthetic.WorldConfig.from_mapping(values)  # type: ignore[arg-type]
     params.validate()
 
 
@@ -114,7 +115,7 @@ def test_label_and_feature_configs_build() -> None:
     from churn.labels import LabelConfig
 
     cfg = compose_config("training_table", ["output_dir=out"])
-    LabelConfig.from_mapping(OmegaConf.to_container(cfg.label))  # type: ignore[arg-type]
+    LabelConfig.from_mapping(OmegaConf.to_container(cfg.label, resolve=True))  # type: ignore[arg-type]
     features = FeatureConfig.from_mapping(OmegaConf.to_container(cfg.features))  # type: ignore[arg-type]
     assert features.windows == (30, 90, 180, 365)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -18,6 +20,20 @@ def test_generate_same_seed_same_data(world: synthetic.WorldConfig) -> None:
     for field in ("transactions", "customers", "events", "future_transactions", "future_events"):
         assert getattr(a, field).equals(getattr(b, field)), field
     pd.testing.assert_frame_equal(a.ground_truth, b.ground_truth)
+
+
+# sha256 of the seed-0, 20k-customer demo world's tables and ground truth (pandas row hashes):
+# new world parameters must leave the demo world's data bit-identical.
+DEMO_SEED0_DIGEST = "0b6ad2707c8f485b6cb5c6df2a78442c2bad326290efab6660f0f8e5d4f43625"
+
+
+def test_generate_demo_world_seed0_unchanged(demo: synthetic.DemoData) -> None:
+    digest = hashlib.sha256()
+    for field in ("transactions", "customers", "events", "future_transactions", "future_events"):
+        frame = getattr(demo, field).to_pandas()
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    digest.update(pd.util.hash_pandas_object(demo.ground_truth, index=False).to_numpy().tobytes())
+    assert digest.hexdigest() == DEMO_SEED0_DIGEST
 
 
 def test_generate_other_seed_other_data(world: synthetic.WorldConfig) -> None:
