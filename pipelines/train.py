@@ -57,7 +57,7 @@ def run(cfg: DictConfig) -> TrainResult:
         planned = schedule(cfg, dataset, label)
         table = training_table.build_for(planned, features, label).to_pandas()
     model_config = ModelConfig.from_mapping(container(cfg.model))
-    oracle = _oracle(cfg, label.horizon_days)
+    oracle = oracle_references(cfg, label.horizon_days)
     outcome = training.train(
         table,
         model_config,
@@ -92,7 +92,7 @@ def run(cfg: DictConfig) -> TrainResult:
     return TrainResult(path, published.version, outcome.metrics, decision, record, watch.seconds)
 
 
-def _oracle(cfg: DictConfig, horizon_days: int) -> dict[str, training.ReferenceScorer]:
+def oracle_references(cfg: DictConfig, horizon_days: int) -> dict[str, training.ReferenceScorer]:
     """The demo generator's true probabilities, when the data is the generated demo world."""
     if not cfg.train.oracle or cfg.data.get("generate") is None:
         return {}

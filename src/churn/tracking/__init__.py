@@ -17,6 +17,7 @@ nothing: :func:`log_training_run` raises :class:`~churn.errors.TrackingError` an
 decides (``tracking.on_error``) whether the run fails or warns.
 """
 
+from churn.tracking.backtest import log_backtest
 from churn.tracking.config import ON_ERROR, TrackingConfig, flatten
 from churn.tracking.registry import current_champion, download_bundle, fetch_champion, set_champion
 from churn.tracking.runs import (
@@ -45,6 +46,7 @@ __all__ = [
     "download_bundle",
     "fetch_champion",
     "flatten",
+    "log_backtest",
     "log_report",
     "log_scoring_run",
     "log_training_run",
