@@ -124,3 +124,13 @@ def test_oracle_scorer_reads_the_transactions_of_an_erlang_world(
     )
     keys = pd.DataFrame({"customer_id": expected.index[:50], "cutoff": cutoff})
     np.testing.assert_allclose(scorer(keys), expected.to_numpy()[:50])
+
+
+def test_oracle_no_purchase_stays_a_probability_for_rare_buyers() -> None:
+    """Customers who almost never buy: terms that sum to 1 must not round past it."""
+    params, horizon, _ = world_config("cohort")
+    demo = synthetic.generate(params, n_customers=20_000, seed=0)
+    cutoff = pd.Timestamp(params.end_date) - pd.Timedelta(days=horizon)
+    oracle = synthetic.oracle_no_purchase(demo.ground_truth, params, cutoff, horizon_days=horizon)
+    assert oracle.between(0, 1).all()
+    assert (oracle == 1).any()

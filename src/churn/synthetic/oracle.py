@@ -111,6 +111,8 @@ def oracle_no_purchase(
             shocked=None if shocked is None else shocked[sl],
             last=None if last is None else last[sl],
         )
+    # Sums of terms that add up to 1 can round past it for customers who almost never buy.
+    result = np.clip(result, 0.0, 1.0)
     return pd.Series(
         result, index=pd.Index(gt["customer_id"], name="customer_id"), name="p_no_purchase"
     )
