@@ -1,14 +1,25 @@
-"""Shared helpers of the demo-world tests: purchases and the observed churn in a window."""
+"""Shared helpers of the demo-world tests: purchases, the observed churn in a window, the oracle."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from omegaconf import OmegaConf
 
 from churn import synthetic
+from tests.conftest import CONF_DIR, compose_config
 
 HORIZON = 90
+WORLDS = sorted(p.stem for p in (CONF_DIR / "world").glob("*.yaml"))
+
+
+def world_config(name: str) -> tuple[synthetic.WorldConfig, int, int]:
+    """The parameters, default horizon and cutoff step of ``conf/world/<name>.yaml``."""
+    cfg = compose_config("generate", [f"world={name}"])
+    values = OmegaConf.to_container(cfg.generate.world, resolve=True)
+    params = synthetic.WorldConfig.from_mapping(values)  # type: ignore[arg-type]
+    return params, int(cfg.world.horizon_days), int(cfg.world.step_days)
 
 
 def purchases_of(demo: synthetic.DemoData) -> pd.DataFrame:
@@ -17,10 +28,37 @@ def purchases_of(demo: synthetic.DemoData) -> pd.DataFrame:
 
 
 def no_purchase_in_window(
-    purchases: pd.DataFrame, ids: pd.Index, cutoff: pd.Timestamp
+    purchases: pd.DataFrame, ids: pd.Index, cutoff: pd.Timestamp, horizon_days: int = HORIZON
 ) -> np.ndarray:
     window = purchases[
         (purchases["timestamp"] >= cutoff)
-        & (purchases["timestamp"] < cutoff + pd.Timedelta(days=HORIZON))
+        & (purchases["timestamp"] < cutoff + pd.Timedelta(days=horizon_days))
     ]
     return ~ids.isin(window["customer_id"].unique())
+
+
+def churn_share(
+    purchases: pd.DataFrame,
+    cutoff: pd.Timestamp,
+    horizon_days: int,
+    active_within_days: int | None = 365,
+) -> float:
+    """The label's base rate at ``cutoff``: no purchase in the window, among the population."""
+    last = purchases[purchases["timestamp"] < cutoff].groupby("customer_id")["timestamp"].max()
+    if active_within_days is not None:
+        last = last[last >= cutoff - pd.Timedelta(days=active_within_days)]
+    return float(no_purchase_in_window(purchases, last.index, cutoff, horizon_days).mean())
+
+
+def assert_oracle_agrees(oracle: pd.Series, observed: np.ndarray) -> None:
+    """Observed no-purchase shares agree with the oracle overall and per decile (4 sigma)."""
+    assert oracle.between(0, 1).all()
+    sd = np.sqrt((oracle * (1 - oracle)).sum()) / len(oracle)
+    assert abs(observed.mean() - oracle.mean()) < 4 * sd
+    alive = oracle < 1
+    bins = pd.qcut(oracle[alive], 10, labels=False, duplicates="drop")
+    frame = pd.DataFrame({"p": oracle[alive].to_numpy(), "y": observed[alive.to_numpy()]})
+    for _, group in frame.groupby(bins.to_numpy()):
+        p, n = group["p"].mean(), len(group)
+        tolerance = 4 * np.sqrt(max(p * (1 - p), 1e-3) / n) + 0.005
+        assert abs(group["y"].mean() - p) < tolerance

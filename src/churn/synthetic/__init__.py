@@ -7,7 +7,9 @@ spend, a two-stage dropout (fade start at a hazard, then a fade to the dropout d
 parameters and the result type; :mod:`~churn.synthetic.simulate` draws the customers and their
 histories; :mod:`~churn.synthetic.tables` turns the draws into the data contract's tables and
 the ground truth; :mod:`~churn.synthetic.oracle` computes the true probability of no purchase in
-``[c, c + H)`` from the latent state; :mod:`~churn.synthetic.io` writes and reads a world folder.
+``[c, c + H)`` from the latent state (:mod:`~churn.synthetic.renewal`: the phase of Erlang
+buyers); :mod:`~churn.synthetic.io` writes and reads a world folder. The other worlds
+(``conf/world``, docs/worlds.md) switch on options of the same model.
 
 The simulation runs past the data end ``E`` for ``future_days`` days: what happens after ``E``
 is the held-back future, written apart so scored lists can be checked against it.

@@ -1,7 +1,10 @@
 """The true probability of no purchase in ``[c, c + H)`` given the latent state at ``c``.
 
 The hazard of leaving is a known function of time given the latent state, so the probability
-is computed exactly, up to a quarter-day grid.
+is computed exactly, up to a quarter-day grid. A shock (``shock_date``) makes the purchase rate
+and the hazard of its customers piecewise in time; in worlds with Erlang gaps the phase since
+the last purchase enters too (:mod:`~churn.synthetic.renewal`), so the oracle also needs the
+customers' purchases before the cutoff.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from churn.errors import ConfigError, DataError
+from churn.synthetic import renewal
 from churn.synthetic.world import _FADE_SPEED, WorldConfig
 
 log = logging.getLogger(__name__)
@@ -27,26 +32,37 @@ def oracle_no_purchase(
     cutoff: str | pd.Timestamp,
     *,
     horizon_days: int,
+    transactions: pd.DataFrame | None = None,
     step_days: float = 0.25,
     chunk_size: int = 5_000,
 ) -> pd.Series:
     """True probability of no purchase in ``[cutoff, cutoff + horizon)`` given the latent state.
 
     The latent state at the cutoff is a customer's traits and stage: engaged, fading (fade start
-    before the cutoff) or gone. Gone customers: 1. Fading: ``exp(-expected purchases)`` over the
-    rest of the fade. Engaged: the fade may start at any moment of the window at the known
-    hazard; the probability integrates over that moment on a grid of ``step_days``.
+    before the cutoff) or gone, whether a shock hit them, and (Erlang gaps only) the time of
+    their last purchase. Gone customers: 1. Fading: no purchase over the rest of the fade
+    (``exp(-expected purchases)`` for Poisson purchases). Engaged: the fade may start at any
+    moment of the window at the known hazard; the probability integrates over that moment on a
+    grid of ``step_days``.
 
     Args:
         ground_truth: the generator's ground truth table.
         params: the world the data was generated with.
         cutoff: the cutoff date ``c``.
         horizon_days: the label window length ``H``.
+        transactions: the world's transactions (``customer_id``, ``timestamp``, ``amount``;
+            purchases are the positive amounts) at least up to the cutoff. Needed only when
+            ``params.purchase_process`` is ``erlang``; ignored otherwise.
         step_days: grid step of the integral (the error shrinks with it).
         chunk_size: customers per vectorised block (bounds memory).
 
     Returns:
         Probabilities indexed by customer_id, for customers who had bought before the cutoff.
+
+    Raises:
+        ConfigError: a window that ends after the simulated period, or an Erlang world without
+            transactions.
+        DataError: transactions that lack a purchase before the cutoff of some buyer.
     """
     c_ts = pd.Timestamp(cutoff)
     start = pd.Timestamp(params.start_date)
@@ -63,6 +79,15 @@ def oracle_no_purchase(
         return values.to_numpy(dtype=float, na_value=np.inf)
 
     acquired, fade_start, dropout = days("acquired_at"), days("fade_start"), days("dropout_date")
+    shocked = gt["shocked"].to_numpy(dtype=bool) if "shocked" in gt else None
+    last = None
+    if params.purchase_process == "erlang":
+        if transactions is None:
+            raise ConfigError(
+                "oracle_no_purchase: a world with purchase_process: erlang needs the "
+                "transactions (the phase since each customer's last purchase); got none"
+            )
+        last = renewal.last_purchase_days(transactions, params, c_ts, gt["customer_id"])
     k = math.ceil(horizon_days / step_days)
     grid = c + (np.arange(k) + 0.5) * horizon_days / k
     dt = horizon_days / k
@@ -83,7 +108,11 @@ def oracle_no_purchase(
             fade_days=gt["fade_days"].to_numpy()[sl],
             fade_start=fade_start[sl],
             dropout=dropout[sl],
+            shocked=None if shocked is None else shocked[sl],
+            last=None if last is None else last[sl],
         )
+    # Sums of terms that add up to 1 can round past it for customers who almost never buy.
+    result = np.clip(result, 0.0, 1.0)
     return pd.Series(
         result, index=pd.Index(gt["customer_id"], name="customer_id"), name="p_no_purchase"
     )
@@ -95,8 +124,11 @@ def oracle_for_rows(
     keys: pd.DataFrame,
     *,
     horizon_days: int,
+    transactions: pd.DataFrame | None = None,
 ) -> np.ndarray:
     """:func:`oracle_no_purchase` for (customer_id, cutoff) rows, in their order.
+
+    ``transactions`` as for :func:`oracle_no_purchase` (needed in worlds with Erlang gaps).
 
     Raises:
         DataError: when a row's customer had not bought before its cutoff in the ground truth
@@ -106,7 +138,9 @@ def oracle_for_rows(
     cutoffs = keys["cutoff"].to_numpy()
     for cutoff in np.unique(cutoffs):
         rows = cutoffs == cutoff
-        oracle = oracle_no_purchase(ground_truth, params, cutoff, horizon_days=horizon_days)
+        oracle = oracle_no_purchase(
+            ground_truth, params, cutoff, horizon_days=horizon_days, transactions=transactions
+        )
         values = oracle.reindex(keys["customer_id"].to_numpy()[rows]).to_numpy()
         if np.isnan(values).any():
             raise DataError(
@@ -131,10 +165,16 @@ def _oracle_block(
     fade_days: np.ndarray,
     fade_start: np.ndarray,
     dropout: np.ndarray,
+    shocked: np.ndarray | None,
+    last: np.ndarray | None,
 ) -> np.ndarray:
     k = grid.size
     fades = fade_days > 0
     mu = rate[:, None] * season[None, :] * dt  # expected purchases per step while engaged
+    if shocked is not None:  # from the shock day on, shocked customers buy less, leave sooner
+        hit = shocked[:, None] & (grid[None, :] >= float(params.shock_day or 0))
+        rate_factor = np.where(hit, params.shock_rate_factor, 1.0)
+        mu = mu * rate_factor
     theta = np.where(fades, fade_days / _FADE_SPEED, 1.0)
 
     # Fading at the cutoff: the remaining fade is known.
@@ -146,13 +186,17 @@ def _oracle_block(
     # Engaged at the cutoff: integrate over the step in which the fade starts.
     k_new, tau = params.new_customer_boost, params.new_customer_decay_days
     age = grid[None, :] - acquired[:, None]
-    eta = (
-        hazard[:, None] * (1 + k_new * np.exp(-age / tau))
-        + params.complaint_trigger_probability
+    base = hazard[:, None] * (1 + k_new * np.exp(-age / tau))
+    trigger = (
+        params.complaint_trigger_probability
         * complaint_prob[:, None]
         * rate[:, None]
         * season[None, :]
-    ) * dt
+    )
+    if shocked is not None:
+        base = base * np.where(hit, params.shock_hazard_factor, 1.0)
+        trigger = trigger * rate_factor  # complaints come with purchase activity
+    eta = (base + trigger) * dt
     cum_eta = np.cumsum(eta, axis=1)
     survive_before = np.exp(-(cum_eta - eta))  # still engaged at the start of each step
     cum_mu = np.cumsum(mu, axis=1)
@@ -169,9 +213,26 @@ def _oracle_block(
     tail = np.take_along_axis(g, end_idx, axis=1) * np.exp(-(end_idx - u) * dt / theta[:, None])
     after = np.where(fades[:, None], g[:, :k] - tail - 0.5 * mu, 0.0)
     p_start = survive_before * (1 - np.exp(-eta))
-    p_engaged = np.exp(-cum_eta[:, -1] - cum_mu[:, -1]) + (p_start * np.exp(-before - after)).sum(
-        axis=1
-    )
+    if last is None:
+        p_engaged = np.exp(-cum_eta[:, -1] - cum_mu[:, -1]) + (
+            p_start * np.exp(-before - after)
+        ).sum(axis=1)
+    else:
+        # Erlang gaps: fewer than k - j sub-events (k per purchase) in the window, j the phase.
+        n_sub = params.erlang_shape
+        phase = renewal.phase_probabilities(
+            params,
+            last=last,
+            cutoff=cutoff,
+            rate=rate,
+            fade_start=fade_start,
+            fade_days=fade_days,
+            shocked=shocked,
+        )
+        stay = renewal.no_purchase_given_phase(phase, n_sub * cum_mu[:, -1])
+        leave = renewal.no_purchase_given_phase(phase, n_sub * (before + after))
+        p_engaged = np.exp(-cum_eta[:, -1]) * stay + (p_start * leave).sum(axis=1)
+        p_fading = renewal.no_purchase_given_phase(phase, n_sub * fading_mu.sum(axis=1))
 
     return np.where(dropout <= cutoff, 1.0, np.where(fade_start <= cutoff, p_fading, p_engaged))
 
@@ -182,6 +243,8 @@ def oracle_scorer(
     """A scorer of ``(customer_id, cutoff)`` keys with the world's true probabilities.
 
     None, with a warning, when ``folder`` holds no ground truth (data that is not a demo world).
+    In worlds with Erlang gaps the scorer also reads the folder's ``transactions.parquet``
+    (the phase since each customer's last purchase), so its cutoffs must lie before the data end.
     """
     from churn.synthetic.io import load_truth
 
@@ -189,8 +252,15 @@ def oracle_scorer(
         log.warning("no ground truth in %s: the oracle is not reported", folder)
         return None
     truth, world = load_truth(folder)
+    transactions: pd.DataFrame | None = None
+    if world.purchase_process == "erlang":
+        columns = ["customer_id", "timestamp", "amount"]
+        table = pq.read_table(Path(folder) / "transactions.parquet", columns=columns)
+        transactions = table.to_pandas()
 
     def oracle(keys: pd.DataFrame) -> np.ndarray:
-        return oracle_for_rows(truth, world, keys, horizon_days=horizon_days)
+        return oracle_for_rows(
+            truth, world, keys, horizon_days=horizon_days, transactions=transactions
+        )
 
     return oracle

@@ -105,15 +105,25 @@ def _simulate(
     dropout = fade_start + fade_days
     end = np.where(buyers, np.minimum(dropout, params.total_days), cust["acquired"])
 
+    shock = _shock_rate(params, cust)
+
     def activity(stream: _Stream) -> np.ndarray:
         """Share of the engaged purchase rate at each point: 1 while engaged, fading after U."""
         c = stream.customer
         since = stream.t - fade_start[c]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             faded = np.exp(-_FADE_SPEED * since / fade_days[c])
-        return np.where(since < 0, 1.0, np.where(stream.t < dropout[c], faded, 0.0))
+        share = np.where(since < 0, 1.0, np.where(stream.t < dropout[c], faded, 0.0))
+        return share if shock is None else share * shock(stream)
 
-    purchases = _poisson_points(cust["rate"], cust["acquired"], end, season, rng, activity)
+    if params.purchase_process == "erlang":
+        # Every k-th point of a Poisson process at k times the rate (phase 0 at the first
+        # purchase): Erlang-k gaps in the time changed by seasonality, fading and any shock.
+        k = params.erlang_shape
+        sub_events = _poisson_points(k * cust["rate"], cust["acquired"], end, season, rng, activity)
+        purchases = _every_kth(sub_events, k)
+    else:
+        purchases = _poisson_points(cust["rate"], cust["acquired"], end, season, rng, activity)
     first = _Stream(np.flatnonzero(buyers), cust["acquired"][buyers])
     purchases = _time_of_day(_concat(first, purchases), cust["acquired"], end, rng)
 
@@ -167,10 +177,20 @@ def _simulate(
 
 
 def _draw_acquisition(params: WorldConfig, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Acquisition times (days since start), sorted: growing over time, seasonal."""
-    days = np.arange(params.observed_days)
-    doy = pd.date_range(params.start_date, periods=params.observed_days, freq="D").day_of_year
-    weight = (1 + params.acquisition_growth * days / params.observed_days) * (
+    """Acquisition times (days since start), sorted: growing over time, seasonal.
+
+    Acquisitions fall in the first ``acquisition_days`` (the whole observed period when None);
+    per day they grow by the factor ``1 + acquisition_growth`` from the first day to the last,
+    linearly or exponentially.
+    """
+    span = params.observed_days if params.acquisition_days is None else params.acquisition_days
+    days = np.arange(span)
+    doy = pd.date_range(params.start_date, periods=span, freq="D").day_of_year
+    if params.acquisition_growth_kind == "exponential":
+        growth = np.exp(np.log1p(params.acquisition_growth) * days / span)
+    else:
+        growth = 1 + params.acquisition_growth * days / span
+    weight = growth * (
         1
         + params.acquisition_yearly_amplitude
         * np.cos(2 * np.pi * (doy.to_numpy() - params.acquisition_peak_day) / 365.25)
@@ -204,7 +224,7 @@ def _draw_customers(
     )
     pop = np.log(np.asarray(params.category_popularity))
     favourite_order = np.argsort(-(pop + rng.gumbel(size=(n, pop.size))), axis=1)[:, :3]
-    return {
+    traits = {
         "acquired": acquired,
         "never_purchased": rng.random(n) < params.no_purchase_fraction,
         "rate": rate,
@@ -223,6 +243,10 @@ def _draw_customers(
         ).astype(np.int8),
         "region": rng.integers(0, len(params.regions), n).astype(np.int8),
     }
+    if params.shock_day is not None:
+        # Drawn last, and only in worlds with a shock, so other worlds' draws stay the same.
+        traits["shocked"] = rng.random(n) < params.shock_fraction
+    return traits
 
 
 def _baseline_cumhazard(params: WorldConfig, hazard: np.ndarray, age: np.ndarray) -> np.ndarray:
@@ -241,6 +265,8 @@ def _draw_fade_start(
     """
     n = cust["acquired"].size
     target = rng.exponential(size=n)
+    if "shocked" in cust:
+        target = _shocked_target(params, cust, target)
     # Newton on the concave, increasing cumulative hazard, from the left: converges monotonically.
     age = np.zeros(n)
     k, tau = params.new_customer_boost, params.new_customer_decay_days
@@ -253,7 +279,12 @@ def _draw_fade_start(
         cust["never_purchased"], cust["acquired"], np.minimum(baseline, params.total_days)
     )
     complaints = _poisson_points(
-        cust["complaint_prob"] * cust["rate"], cust["acquired"], horizon, season, rng, None
+        cust["complaint_prob"] * cust["rate"],
+        cust["acquired"],
+        horizon,
+        season,
+        rng,
+        _shock_rate(params, cust),
     )
     triggers = rng.random(complaints.t.size) < params.complaint_trigger_probability
     first_trigger = np.full(n, np.inf)
@@ -263,6 +294,45 @@ def _draw_fade_start(
     fade_start = np.where(cust["never_purchased"], np.nan, fade_start)
     kept = complaints.take(complaints.t <= np.nan_to_num(fade_start, nan=-1.0)[complaints.customer])
     return kept, fade_start
+
+
+def _shocked_target(
+    params: WorldConfig, cust: dict[str, np.ndarray], target: np.ndarray
+) -> np.ndarray:
+    """Exponential targets of the cumulative hazard mapped to the unshocked hazard's scale.
+
+    From the shock on, a shocked customer's hazard is ``shock_hazard_factor`` times the baseline:
+    the cumulative hazard beyond its value at the shock grows that much faster, so the age at
+    which it reaches ``target`` is the baseline's age for the shrunk excess.
+    """
+    at_shock = np.clip(float(params.shock_day or 0) - cust["acquired"], 0, None)
+    before = _baseline_cumhazard(params, cust["hazard"], at_shock)
+    later = cust["shocked"] & (target > before)
+    shrunk = before + (target - before) / params.shock_hazard_factor
+    return np.where(later, shrunk, target)
+
+
+def _shock_rate(params: WorldConfig, cust: dict[str, np.ndarray]) -> Any:
+    """Factors of the purchase rate at each point of a stream; None in worlds without a shock."""
+    if "shocked" not in cust:
+        return None
+    day, factor = float(params.shock_day or 0), params.shock_rate_factor
+
+    def rate(stream: _Stream) -> np.ndarray:
+        hit = cust["shocked"][stream.customer] & (stream.t >= day)
+        return np.where(hit, factor, 1.0)
+
+    return rate
+
+
+def _every_kth(stream: _Stream, k: int) -> _Stream:
+    """The k-th, 2k-th, ... point of each customer's stream, in time order."""
+    order = np.lexsort((stream.t, stream.customer))
+    customer, t = stream.customer[order], stream.t[order]
+    first = np.searchsorted(customer, customer, side="left")
+    rank = np.arange(customer.size) - first
+    keep = rank % k == k - 1
+    return _Stream(customer[keep], t[keep])
 
 
 def _poisson_points(

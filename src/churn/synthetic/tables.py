@@ -230,7 +230,7 @@ def _ground_truth(
         out[~finite] = np.datetime64("NaT")
         return out
 
-    return pd.DataFrame(
+    truth = pd.DataFrame(
         {
             "customer_id": pd.Series(ids.to_pylist(), dtype="string"),
             "acquired_at": dates(cust["acquired"]),
@@ -245,6 +245,9 @@ def _ground_truth(
             "dropout_date": dates(dropout),
         }
     )
+    if "shocked" in cust:  # only in worlds with a shock: the demo world's table is unchanged
+        truth["shocked"] = cust["shocked"]
+    return truth
 
 
 def _normalised(values: tuple[float, ...]) -> np.ndarray:

@@ -18,6 +18,13 @@ The model of each customer:
   activity; complaint-prone customers raise more tickets, answer NPS lower, and return more.
 * **Refunds**: a share of purchases (per-customer propensity) is returned days later as a
   negative amount.
+
+Options that other worlds switch on (docs/worlds.md), all off by default, so that the demo
+world's data stay bit-identical: acquisitions only in the first ``acquisition_days`` (one
+cohort) or growing exponentially; a **shock** from ``shock_date`` on that lowers the purchase
+rate and raises the leaving hazard of a random share of customers (concept drift); a holiday
+peak on top of the yearly season; and Erlang-``k`` purchase gaps instead of a Poisson process
+(every ``k``-th event of a Poisson process at ``k`` times the rate: regular buyers).
 """
 
 from __future__ import annotations
@@ -39,6 +46,12 @@ log = logging.getLogger(__name__)
 EVENT_TYPES = ("support_ticket", "complaint", "nps")
 _FADE_SPEED = 3.0  # the purchase rate falls to exp(-3), about 5%, at the dropout date
 _TIME_OF_DAY = (4.0, 3.0)  # Beta parameters: purchases peak in the afternoon
+GROWTH_KINDS = ("linear", "exponential")
+PURCHASE_PROCESSES = ("poisson", "erlang")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -54,11 +67,18 @@ class WorldConfig(Config):
     acquisition_growth: float = 1.0
     acquisition_yearly_amplitude: float = 0.25
     acquisition_peak_day: int = 20
+    acquisition_days: int | None = None
+    acquisition_growth_kind: str = "linear"
     purchase_rate_mean: float = 0.06
     purchase_rate_shape: float = 1.2
     weekly_factors: tuple[float, ...] = (0.9, 0.9, 0.95, 1.0, 1.15, 1.25, 0.85)
     yearly_amplitude: float = 0.2
     yearly_peak_day: int = 345
+    holiday_boost: float = 0.0
+    holiday_peak_day: int = 355
+    holiday_width_days: float = 10.0
+    purchase_process: str = "poisson"
+    erlang_shape: int = 1
     spend_median: float = 42.0
     spend_sigma: float = 0.6
     basket_shape: float = 5.0
@@ -67,6 +87,10 @@ class WorldConfig(Config):
     hazard_shape: float = 2.0
     new_customer_boost: float = 8.0
     new_customer_decay_days: float = 30.0
+    shock_date: str | None = None
+    shock_fraction: float = 0.0
+    shock_rate_factor: float = 1.0
+    shock_hazard_factor: float = 1.0
     fade_fraction: float = 0.5
     fade_days_mean: float = 75.0
     fade_days_shape: float = 4.0
@@ -154,6 +178,83 @@ class WorldConfig(Config):
                 "world: weekly_factors must be > 0 and yearly_amplitude in [0, 1); got "
                 f"{list(self.weekly_factors)}, {self.yearly_amplitude}"
             )
+        self._validate_options()
+
+    def _validate_options(self) -> None:
+        """The options other worlds switch on: cohort, growth, shock, holiday, Erlang gaps."""
+        n = self.acquisition_days
+        if n is not None and (not _is_int(n) or not 1 <= n <= self.observed_days):
+            raise ConfigError(
+                f"world.acquisition_days: expected null or a whole number of days in "
+                f"[1, {self.observed_days}] (the observed period); got {n!r}"
+            )
+        if self.acquisition_growth_kind not in GROWTH_KINDS:
+            raise ConfigError(
+                f"world.acquisition_growth_kind: expected one of {list(GROWTH_KINDS)}; "
+                f"got {self.acquisition_growth_kind!r}"
+            )
+        if self.acquisition_growth <= -1:
+            raise ConfigError(
+                f"world.acquisition_growth: expected > -1 (acquisitions stay positive); "
+                f"got {self.acquisition_growth}"
+            )
+        self._validate_shock()
+        if self.holiday_boost < 0 or self.holiday_width_days <= 0:
+            raise ConfigError(
+                "world: holiday_boost must be >= 0 and holiday_width_days > 0; got "
+                f"{self.holiday_boost}, {self.holiday_width_days}"
+            )
+        if not _is_int(self.holiday_peak_day) or not 1 <= self.holiday_peak_day <= 366:
+            raise ConfigError(
+                f"world.holiday_peak_day: expected a day of the year in [1, 366]; "
+                f"got {self.holiday_peak_day!r}"
+            )
+        if self.purchase_process not in PURCHASE_PROCESSES:
+            raise ConfigError(
+                f"world.purchase_process: expected one of {list(PURCHASE_PROCESSES)}; "
+                f"got {self.purchase_process!r}"
+            )
+        if not _is_int(self.erlang_shape) or not 1 <= self.erlang_shape <= 20:
+            raise ConfigError(
+                f"world.erlang_shape: expected a whole number in [1, 20]; got {self.erlang_shape!r}"
+            )
+
+    def _validate_shock(self) -> None:
+        if self.shock_date is not None:
+            try:
+                shock = pd.Timestamp(self.shock_date)
+            except (TypeError, ValueError) as err:
+                raise ConfigError(
+                    f"world.shock_date: expected null or a date; got {self.shock_date!r}"
+                ) from err
+            start = pd.Timestamp(self.start_date)
+            last = start + pd.Timedelta(days=self.total_days)
+            if not start < shock < last or shock != shock.normalize():
+                raise ConfigError(
+                    f"world.shock_date: expected a date after start_date {self.start_date} "
+                    f"and before the simulated end {last.date()}; got {self.shock_date!r}"
+                )
+        if not 0 <= self.shock_fraction <= 1:
+            raise ConfigError(
+                f"world.shock_fraction: expected a probability in [0, 1]; got {self.shock_fraction}"
+            )
+        if not 0 < self.shock_rate_factor <= 1:
+            raise ConfigError(
+                f"world.shock_rate_factor: expected a factor in (0, 1] (the shock lowers "
+                f"purchase rates); got {self.shock_rate_factor}"
+            )
+        if self.shock_hazard_factor < 1:
+            raise ConfigError(
+                f"world.shock_hazard_factor: expected >= 1 (the shock raises the leaving "
+                f"hazard); got {self.shock_hazard_factor}"
+            )
+
+    @property
+    def shock_day(self) -> int | None:
+        """Days from start_date to the shock date; None when the world has no shock."""
+        if self.shock_date is None:
+            return None
+        return int((pd.Timestamp(self.shock_date) - pd.Timestamp(self.start_date)).days)
 
     @property
     def observed_days(self) -> int:
@@ -170,9 +271,17 @@ class WorldConfig(Config):
         days = pd.date_range(self.start_date, periods=self.total_days + 1, freq="D")
         weekly = np.asarray(self.weekly_factors, dtype=float)
         weekly = weekly / weekly.mean()
+        doy = days.day_of_year.to_numpy()
         yearly = 1 + self.yearly_amplitude * np.cos(
-            2 * np.pi * (days.day_of_year.to_numpy() - self.yearly_peak_day) / 365.25
+            2 * np.pi * (doy - self.yearly_peak_day) / 365.25
         )
+        if self.holiday_boost > 0:
+            # A Gaussian bump around the holiday peak (circular in the year), scaled so that
+            # the yearly mean stays about 1: purchase_rate_mean keeps its meaning.
+            distance = (doy - self.holiday_peak_day + 182.625) % 365.25 - 182.625
+            bump = np.exp(-0.5 * (distance / self.holiday_width_days) ** 2)
+            mean_bump = self.holiday_width_days * np.sqrt(2 * np.pi) / 365.25
+            yearly = (yearly + self.holiday_boost * bump) / (1 + self.holiday_boost * mean_bump)
         return weekly[days.day_of_week.to_numpy()] * yearly
 
 
