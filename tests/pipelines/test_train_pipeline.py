@@ -82,6 +82,9 @@ def test_train_run_writes_the_bundle(first: train.TrainResult, work: Path) -> No
     assert {f.dtype for f in manifest.features} <= {"float64", "int64", "str", "string"}
     assert set(manifest.reference_distributions) == {*features, "churn_probability"}
     assert manifest.evaluation["target"] == manifest.deployment["calibration"]
+    assert manifest.evaluation["evaluation_mode"] == "out_of_time"
+    assert manifest.deployment["calibration_mode"] == "out_of_time"
+    assert manifest.training.label.purchase_rule == "positive"
     slices = manifest.evaluation["slices"]
     assert {s["slice"] for s in slices} >= {"lifecycle_stage", "tenure", "value"}
     assert all(s["rows"] > 0 for s in slices)
@@ -115,6 +118,9 @@ def test_train_run_is_tracked(first: train.TrainResult, work: Path) -> None:
     assert "test/bgnbd/brier" in run.data.metrics
     assert "test/oracle/roc_auc" in run.data.metrics
     assert run.data.tags["horizon_days"] == "90"
+    assert run.data.params["evaluation_mode"] == run.data.tags["evaluation_mode"] == "out_of_time"
+    assert run.data.params["calibration_mode"] == "out_of_time"
+    assert run.data.params["label.purchase_rule"] == "positive"
     artifacts = {a.path for a in client.list_artifacts(first.run.run_id)}
     assert {
         "config.yaml",
