@@ -76,3 +76,28 @@ def test_cutoff_schedule_latest_first() -> None:
 def test_label_config_from_mapping_invalid(values: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         labels.LabelConfig.from_mapping(values)
+
+
+def test_zero_value_orders_are_purchases_only_under_non_negative() -> None:
+    tx = _tx(
+        [
+            ("a", dt.datetime(2024, 5, 1), 20.0),
+            ("a", dt.datetime(2024, 6, 10), 15.0),
+            ("z", dt.datetime(2024, 5, 2), 0.0),  # a free item
+            ("z", dt.datetime(2024, 6, 20), 0.0),  # an order paid in full by a voucher
+            ("z", dt.datetime(2024, 8, 1), 0.0),
+            ("r", dt.datetime(2024, 5, 3), 9.0),
+            ("r", dt.datetime(2024, 6, 5), -9.0),  # a refund never counts
+        ]
+    )
+    end = pd.Timestamp("2024-09-01")
+
+    positive = labels.label_outcomes(tx, [C], horizon_days=H, end=end)
+    free = labels.label_outcomes(tx, [C], horizon_days=H, end=end, purchase_rule="non_negative")
+
+    assert sorted(positive["customer_id"].to_pylist()) == ["a"]
+    assert sorted(free["customer_id"].to_pylist()) == ["a", "z"]
+    assert labels.data_end(tx) == pd.Timestamp("2024-06-11")
+    assert labels.data_end(tx, purchase_rule="non_negative") == pd.Timestamp("2024-08-02")
+    with pytest.raises(DataError, match=r"amount >= 0"):
+        labels.data_end(_tx([("a", dt.datetime(2024, 3, 5), -5.0)]), purchase_rule="non_negative")

@@ -202,3 +202,43 @@ def test_decide_is_the_baseline_check_then_the_champion_check() -> None:
 
     assert "champion" not in " ".join(vs_baselines.reasons)
     assert combined == _decide(metrics, champion=_champion())
+
+
+def _in_time(champion: Champion | None) -> Decision:
+    return decide(
+        _metrics(roc_auc=0.99, brier=0.01),
+        baselines=BASELINES,
+        horizon_days=H,
+        policy=POLICY,
+        champion=champion,
+        evaluation_mode="in_time",
+    )
+
+
+def test_decide_in_time_metrics_are_never_compared() -> None:
+    first = _in_time(None)
+    beside = _in_time(_champion(roc_auc=0.5, brier=0.3))  # far better in time: still not
+
+    assert first.promote
+    assert first.reasons == [
+        "in-time evaluation: not compared with the baselines",
+        "no current champion: promoted so that scoring has a model",
+    ]
+    assert not beside.promote
+    assert (
+        beside.reasons[-1]
+        == "in-time evaluation: not compared with champion v3; kept as challenger"
+    )
+    assert not any("beats" in r or "no worse" in r for r in first.reasons + beside.reasons)
+
+
+def test_decide_in_time_champion_gives_way_to_an_out_of_time_model_beating_the_baselines() -> None:
+    champion = Champion("3", {"test/roc_auc": 0.99, "test/brier": 0.01}, H, "in_time")
+
+    replaced = _decide(_metrics(), champion)
+    weak = _decide(_metrics(roc_auc=0.60), champion)
+
+    assert replaced.promote
+    assert replaced.reasons[-1] == "champion v3 was evaluated in time: its metrics are not compared"
+    assert not weak.promote
+    assert not _decide(_metrics(), Champion("3", {}, 45, "in_time")).promote  # other horizon

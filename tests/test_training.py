@@ -130,12 +130,57 @@ def test_train_plots(
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_train_too_little_history(small_training_table: pd.DataFrame) -> None:
-    recent = small_training_table[
-        small_training_table["cutoff"] >= sorted(small_training_table["cutoff"].unique())[-5]
-    ]
-    with pytest.raises(InsufficientHistoryError, match=r"label\.n_cutoffs >= 6"):
-        training.train(recent, CONFIG, SETTINGS, end=_end(recent), seed=0)
+def _latest(table: pd.DataFrame, n: int) -> pd.DataFrame:
+    return table[table["cutoff"] >= sorted(table["cutoff"].unique())[-n]]
+
+
+def test_train_short_history_cross_fits_calibration(small_training_table: pd.DataFrame) -> None:
+    recent = _latest(small_training_table, 5)  # no calibration cutoff with 2 training cutoffs
+
+    outcome = training.train(recent, CONFIG, SETTINGS, end=_end(recent), seed=0)
+
+    roles = outcome.evaluation.roles
+    assert (roles.calibration_mode, roles.evaluation_mode) == ("cross_fitted", "out_of_time")
+    assert set(outcome.predictions["split"]) == {"train", "holdout", "test"}
+    assert (outcome.split("train")["cutoff"] + pd.Timedelta(days=90) <= roles.target).all()
+    assert outcome.metrics["test/roc_auc"] > 0.8
+    assert outcome.metrics["test/ece"] < 0.08
+    deployed = outcome.deployment
+    assert deployed.roles.cross_fitted
+    assert deployed.roles.training[0] == roles.target
+    assert deployed.model.calibration == "isotonic"
+    assert deployed.model.calibration_input == "raw_score"
+    assert outcome.evaluation.summary()["calibration_mode"] == "cross_fitted"
+
+
+def test_train_one_cutoff_evaluates_in_time_out_of_fold(
+    small_training_table: pd.DataFrame,
+) -> None:
+    latest = _latest(small_training_table, 1)
+
+    outcome = training.train(latest, CONFIG, SETTINGS, end=_end(latest), seed=0)
+
+    roles = outcome.evaluation.roles
+    assert roles.in_time
+    assert roles.training == (roles.target,)
+    test = outcome.split("test")
+    assert len(test) == len(latest)
+    # the test rows are scored out of fold, not by the model fitted on them
+    in_sample = training.predict(outcome.evaluation.model, latest, outcome.evaluation.features)
+    assert not np.allclose(np.sort(test["model"].to_numpy()), np.sort(in_sample))
+    assert test[["model", "recency", "rfm_logistic", "bgnbd"]].notna().all().all()
+    assert 0.75 < outcome.metrics["test/roc_auc"] < 0.99
+    assert outcome.deployment.roles.training == roles.training
+    assert outcome.deployment.summary()["evaluation_mode"] == "in_time"
+
+
+def test_train_refuses_without_both_classes(small_training_table: pd.DataFrame) -> None:
+    retained = _latest(small_training_table, 2).assign(churned=0)
+
+    with pytest.raises(InsufficientHistoryError, match="too little history for horizon 90") as err:
+        training.train(retained, CONFIG, SETTINGS, end=_end(retained), seed=0)
+    assert "0 churned" in str(err.value)
+    assert "train.min_class_rows" in str(err.value)
 
 
 def test_train_empty_table(small_training_table: pd.DataFrame) -> None:

@@ -1,9 +1,10 @@
 """Point-in-time cutoffs, population and churn labels (docs/architecture.md, point in time).
 
 A cutoff ``c`` splits time: features use rows with ``timestamp < c``; the label window is
-``[c, c + H)``. A customer *churned* at ``c`` when they made no purchase (a row with a positive
-amount; refunds never count) in the label window. The population at ``c`` is every customer with
-a purchase before ``c`` and, when ``active_within_days`` is set, one in ``[c - A, c)``.
+``[c, c + H)``. A customer *churned* at ``c`` when they made no purchase (a row whose amount
+satisfies ``purchase_rule``, :mod:`churn.purchases`; refunds never count) in the label window.
+The population at ``c`` is every customer with a purchase before ``c`` and, when
+``active_within_days`` is set, one in ``[c - A, c)``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pyarrow as pa
 
 from churn.config import Config
 from churn.errors import ConfigError, DataError
+from churn.purchases import DESCRIPTIONS, POSITIVE, check_purchase_rule, is_purchase
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +36,11 @@ class LabelConfig(Config):
     step_days: int = 30
     n_cutoffs: int = 12
     active_within_days: int | None = 365
+    purchase_rule: str = POSITIVE  # which amounts are purchases: positive | non_negative
 
     def validate(self) -> None:
-        """Raise ConfigError when the schedule cannot work."""
+        """Raise ConfigError when the schedule cannot work or the purchase rule is unknown."""
+        check_purchase_rule(self.purchase_rule)
         for name in ("horizon_days", "step_days", "n_cutoffs"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -47,7 +51,12 @@ class LabelConfig(Config):
             )
 
 
-def data_end(transactions: ir.Table, *, end_date: str | pd.Timestamp | None = None) -> pd.Timestamp:
+def data_end(
+    transactions: ir.Table,
+    *,
+    end_date: str | pd.Timestamp | None = None,
+    purchase_rule: str = POSITIVE,
+) -> pd.Timestamp:
     """The data end ``E``: ``end_date`` if given, else the day after the last purchase.
 
     Raises:
@@ -58,10 +67,12 @@ def data_end(transactions: ir.Table, *, end_date: str | pd.Timestamp | None = No
         if end != end.normalize():
             raise ConfigError(f"data.end_date: expected a date; got {end_date!r}")
         return end
-    purchases = transactions.filter(transactions.amount > 0)
+    purchases = transactions.filter(is_purchase(transactions.amount, purchase_rule))
     last = purchases.timestamp.max().to_pyarrow().as_py()
     if last is None:
-        raise DataError("data_end: expected at least one purchase (amount > 0); got none")
+        raise DataError(
+            f"data_end: expected at least one purchase ({DESCRIPTIONS[purchase_rule]}); got none"
+        )
     return pd.Timestamp(last).normalize() + pd.Timedelta(days=1)
 
 
@@ -77,6 +88,7 @@ def label_outcomes(
     *,
     horizon_days: int,
     end: pd.Timestamp,
+    purchase_rule: str = POSITIVE,
 ) -> pa.Table:
     """(customer_id, cutoff) pairs with a purchase in ``[c, c + H)``: the customers who stayed.
 
@@ -93,7 +105,7 @@ def label_outcomes(
     cut = ibis.memtable(
         pa.table({"cutoff": pa.array([pd.Timestamp(c) for c in cutoffs], pa.timestamp("us"))})
     )
-    purchases = transactions.filter(transactions.amount > 0)
+    purchases = transactions.filter(is_purchase(transactions.amount, purchase_rule))
     joined = purchases.join(
         cut,
         (purchases.timestamp >= cut.cutoff)

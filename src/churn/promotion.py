@@ -5,6 +5,11 @@ its test metrics are no worse than the current champion's recorded ones (within 
 for the same horizon. Otherwise it stays ``challenger``. The decision is a pure function of the
 recorded metrics and the current champion's record, which :mod:`churn.tracking` fetches;
 tracking then applies the decision to the registry.
+
+In-time metrics (a history too short for an out-of-time test cutoff) are never compared: such
+a version is promoted only when there is no champion at all (so that scoring has a model) and
+otherwise stays ``challenger``; a champion evaluated in time is replaced by any new version
+that beats the baselines out of time, as its own metrics cannot be compared.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any, ClassVar
 from churn import evaluation
 from churn.config import Config
 from churn.errors import ConfigError
+from churn.model.roles import IN_TIME, OUT_OF_TIME
 
 
 @dataclass(frozen=True)
@@ -46,11 +52,13 @@ class PromotionConfig(Config):
 
 @dataclass(frozen=True)
 class Champion:
-    """The current champion's recorded test metrics (``test/<metric>``) and horizon."""
+    """The current champion's recorded test metrics (``test/<metric>``), horizon and how they
+    were measured (``out_of_time`` or ``in_time``)."""
 
     version: str
     metrics: Mapping[str, float]
     horizon_days: int | None
+    evaluation_mode: str = OUT_OF_TIME
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,7 @@ def decide(
     horizon_days: int,
     policy: PromotionConfig,
     champion: Champion | None = None,
+    evaluation_mode: str = OUT_OF_TIME,
 ) -> Decision:
     """Apply the whole gate to the flat test metrics of a training run.
 
@@ -89,20 +98,33 @@ def decide(
         horizon_days: the new model's label horizon.
         policy: gate metrics and tolerance.
         champion: the current champion, None when there is none.
+        evaluation_mode: how ``metrics`` were measured; ``in_time`` ones are never compared.
     """
     return against_champion(
-        against_baselines(metrics, baselines=baselines, policy=policy),
+        against_baselines(
+            metrics, baselines=baselines, policy=policy, evaluation_mode=evaluation_mode
+        ),
         metrics,
         horizon_days=horizon_days,
         policy=policy,
         champion=champion,
+        evaluation_mode=evaluation_mode,
     )
 
 
 def against_baselines(
-    metrics: Mapping[str, float], *, baselines: Sequence[str], policy: PromotionConfig
+    metrics: Mapping[str, float],
+    *,
+    baselines: Sequence[str],
+    policy: PromotionConfig,
+    evaluation_mode: str = OUT_OF_TIME,
 ) -> Decision:
-    """The first half of the gate: the model must beat every baseline in each gate metric."""
+    """The first half of the gate: the model must beat every baseline in each gate metric.
+
+    In-time metrics are not compared: the decision is then not to promote on them.
+    """
+    if evaluation_mode == IN_TIME:
+        return Decision(False, ["in-time evaluation: not compared with the baselines"])
     reasons: list[str] = []
     promote = True
     for metric in policy.metrics:
@@ -124,21 +146,36 @@ def against_champion(
     horizon_days: int,
     policy: PromotionConfig,
     champion: Champion | None,
+    evaluation_mode: str = OUT_OF_TIME,
 ) -> Decision:
     """The second half of the gate, on top of :func:`against_baselines`'s decision.
 
     The model must be no worse than the current champion's recorded test metrics (within the
-    tolerance), for the same horizon; with no champion only the baselines decide.
+    tolerance), for the same horizon; with no champion only the baselines decide. A model
+    evaluated in time is promoted only when there is no champion; a champion evaluated in time
+    is not compared with, so the baselines alone decide.
     """
     reasons = list(vs_baselines.reasons)
     promote = vs_baselines.promote
-    if champion is None:
+    if evaluation_mode == IN_TIME:
+        promote = champion is None
+        reasons.append(
+            "no current champion: promoted so that scoring has a model"
+            if champion is None
+            else f"in-time evaluation: not compared with champion v{champion.version}; kept as "
+            "challenger"
+        )
+    elif champion is None:
         reasons.append("no current champion")
     elif champion.horizon_days != horizon_days:
         promote = False
         reasons.append(
             f"champion v{champion.version} has horizon {champion.horizon_days} days, this model "
             f"{horizon_days}: not comparable; train into another model_dir to change the horizon"
+        )
+    elif champion.evaluation_mode == IN_TIME:
+        reasons.append(
+            f"champion v{champion.version} was evaluated in time: its metrics are not compared"
         )
     else:
         for metric in policy.metrics:

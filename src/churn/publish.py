@@ -4,7 +4,8 @@
 :class:`churn.bundle.Manifest`; :func:`publish` decides promotion once, from the run's metrics,
 the baselines and the local store's champion, stores the model as a new version (champion when
 it passed), and only then logs the run, so an unreachable tracking server loses nothing and
-blocks no promotion.
+blocks no promotion. In-time metrics never pass the gate (:mod:`churn.promotion`); the run's
+params and tags carry ``evaluation_mode`` and ``calibration_mode``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pandas as pd
 
 from churn import bundle, promotion, tracking
 from churn.errors import TrackingError
+from churn.model import OUT_OF_TIME
 from churn.timing import Stopwatch
 from churn.training import TrainingOutcome
 
@@ -104,8 +106,12 @@ def publish(
             stored, and promoted when it passed the gate, all the same).
     """
     store = bundle.ModelStore(model_dir)
+    mode = outcome.evaluation.roles.evaluation_mode
     vs_baselines = promotion.against_baselines(
-        outcome.metrics, baselines=list(outcome.evaluation.baselines), policy=policy
+        outcome.metrics,
+        baselines=list(outcome.evaluation.baselines),
+        policy=policy,
+        evaluation_mode=mode,
     )
     manifest = describe(
         outcome,
@@ -122,6 +128,7 @@ def publish(
         horizon_days=manifest.horizon_days,
         policy=policy,
         champion=champion,
+        evaluation_mode=mode,
     )
     watch = stopwatch if stopwatch is not None else Stopwatch()
     with watch.stage("bundle"):
@@ -144,7 +151,7 @@ def publish(
         return Published(saved, decision, None, number)
     run = tracking.TrainingRun(
         run_name=f"train-{saved.manifest.data_end}",
-        params=params,
+        params={**params, **_modes(outcome)},
         config_yaml=config_yaml,
         fingerprint=manifest.data_fingerprint,
         metrics={
@@ -165,10 +172,19 @@ def publish(
             "data_end": saved.manifest.data_end,
             "calibration": manifest.training.calibration,
             "store_version": str(number),
+            **_modes(outcome),
         },
     )
     with watch.stage("tracking"):
         return _track(store, number, saved, decision, run, tracking_config)
+
+
+def _modes(outcome: TrainingOutcome) -> dict[str, str]:
+    """How the evaluation was measured and how the deployed model was calibrated."""
+    return {
+        "evaluation_mode": outcome.evaluation.roles.evaluation_mode,
+        "calibration_mode": outcome.deployment.roles.calibration_mode,
+    }
 
 
 def _local_champion(store: bundle.ModelStore) -> promotion.Champion | None:
@@ -176,7 +192,12 @@ def _local_champion(store: bundle.ModelStore) -> promotion.Champion | None:
     if number is None:
         return None
     manifest = bundle.read_manifest(store.path(number))
-    return promotion.Champion(str(number), dict(manifest.metrics), manifest.horizon_days)
+    return promotion.Champion(
+        str(number),
+        dict(manifest.metrics),
+        manifest.horizon_days,
+        str(manifest.evaluation.get("evaluation_mode", OUT_OF_TIME)),
+    )
 
 
 def _track(

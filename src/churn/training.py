@@ -2,11 +2,13 @@
 
 :func:`train` takes the labelled training table and
 
-1. plans the cutoff roles (:func:`churn.model.plan_roles`),
+1. plans the cutoff roles (:func:`churn.model.plan_roles`), degrading with a warning when the
+   history is too short for a separate calibration or test cutoff,
 2. optionally tunes LightGBM on the evaluation's training cutoffs only,
-3. fits the *evaluation* recipe (training cutoffs before the calibration cutoff, calibration on
-   an out-of-time cutoff, baselines on the same training rows) and scores every split with the
-   model, each baseline and any reference scorer (the demo's oracle),
+3. fits the *evaluation* recipe (:func:`churn.recipes.fit_recipe`: training cutoffs, calibration
+   on an out-of-time cutoff or cross-fitted by customer, baselines on the same training rows)
+   and scores every split with the model, each baseline and any reference scorer (the demo's
+   oracle),
 4. fits the *deployment* recipe: the same recipe moved forward to the data end; this is the
    model that is saved and scored with.
 """
@@ -14,7 +16,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,90 +24,43 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from churn import baselines, calibration, evaluation, model, monitoring
-from churn.errors import ConfigError, DataError
-from churn.features import FeatureConfig
-from churn.labels import LabelConfig
+from churn import evaluation, model, monitoring
+from churn.errors import InsufficientHistoryError
+from churn.recipes import (
+    MODEL_SCORER,
+    Recipe,
+    ReferenceScorer,
+    TrainConfig,
+    fit_recipe,
+    predict,
+    score_splits,
+    usable_cutoffs,
+)
 from churn.timing import Stopwatch
 
 if TYPE_CHECKING:
     from churn import promotion
 
+__all__ = [
+    "MODEL_SCORER",
+    "SPLITS",
+    "Recipe",
+    "ReferenceScorer",
+    "TrainConfig",
+    "TrainingOutcome",
+    "fit_recipe",
+    "log_headline",
+    "metrics_by_split",
+    "plot_outcome",
+    "predict",
+    "score_splits",
+    "train",
+    "usable_cutoffs",
+]
+
 log = logging.getLogger(__name__)
 
-MODEL_SCORER = "model"
 SPLITS = ("train", "holdout", "calibration", "test")
-# A reference scorer gets the (customer_id, cutoff) keys of a split and returns probabilities.
-ReferenceScorer = Callable[[pd.DataFrame], np.ndarray]
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """What the recipe needs beyond the model config."""
-
-    horizon_days: int
-    step_days: int
-    calibration_method: str = "isotonic"
-    max_customers: int | None = None
-    btyd_time_unit_days: float = 7.0
-    btyd_penalizer: float = 0.001
-    top_fractions: tuple[float, ...] = (0.05, 0.1, 0.2)
-    ece_bins: int = 10
-    reference_bins: int = 10
-
-    @classmethod
-    def from_settings(
-        cls,
-        label: LabelConfig,
-        features: FeatureConfig,
-        *,
-        calibration_method: str,
-        train: Mapping[str, Any],
-    ) -> TrainConfig:
-        """The recipe's settings from the label and feature configs and the ``train`` node.
-
-        Raises:
-            ConfigError: an unknown calibration method or a value of the wrong kind.
-        """
-        try:
-            return cls(
-                horizon_days=label.horizon_days,
-                step_days=label.step_days,
-                calibration_method=calibration.validate_method(calibration_method),
-                max_customers=train.get("max_customers"),
-                btyd_time_unit_days=features.btyd_time_unit_days,
-                btyd_penalizer=features.btyd_penalizer,
-                top_fractions=tuple(float(f) for f in train.get("top_fractions", (0.05, 0.1, 0.2))),
-                ece_bins=int(train.get("ece_bins", 10)),
-                reference_bins=int(train.get("reference_bins", 10)),
-            )
-        except (TypeError, ValueError) as err:
-            raise ConfigError(f"train: expected numbers for its settings; {err}") from err
-
-
-@dataclass
-class Recipe:
-    """One fitted recipe: roles, the calibrated model, the raw LightGBM fit and the baselines."""
-
-    roles: model.CutoffRoles
-    features: list[str]
-    model: Any
-    lightgbm: model.FittedLightGBM
-    baselines: dict[str, baselines.Baseline]
-    training_rows: int
-    training_customers: int
-    calibration_rows: int
-
-    def summary(self) -> dict[str, Any]:
-        """JSON-ready description for the manifest and the run's params."""
-        return {
-            **self.roles.to_dict(),
-            "training_rows": self.training_rows,
-            "training_customers": self.training_customers,
-            "calibration_rows": self.calibration_rows,
-            "holdout_rows": self.lightgbm.holdout_rows,
-            "best_iteration": self.lightgbm.best_iteration,
-        }
 
 
 @dataclass
@@ -126,101 +81,6 @@ class TrainingOutcome:
     def split(self, name: str) -> pd.DataFrame:
         """The evaluation predictions of one split."""
         return self.predictions[self.predictions["split"] == name]
-
-
-def usable_cutoffs(frame: pd.DataFrame) -> list[pd.Timestamp]:
-    """Cutoffs whose rows hold both churned and retained customers."""
-    classes = frame.groupby("cutoff")[model.LABEL].nunique()
-    return [pd.Timestamp(c) for c in classes[classes == 2].index]
-
-
-def fit_recipe(
-    frame: pd.DataFrame,
-    roles: model.CutoffRoles,
-    features: Sequence[str],
-    config: model.ModelConfig,
-    settings: TrainConfig,
-    *,
-    params: Mapping[str, Any],
-    seed: int,
-) -> Recipe:
-    """Fit LightGBM on the training cutoffs, calibrate on the calibration cutoff, fit baselines."""
-    # a fixed row order, so that bagging draws the same rows whatever order the table came in
-    train_rows = frame[frame["cutoff"].isin(roles.training)].sort_values(list(model.KEY_COLUMNS))
-    train_rows = model.sample_customers(train_rows, max_customers=settings.max_customers, seed=seed)
-    fitted = model.fit_lightgbm(train_rows, features, config, seed=seed, params=params)
-    cal_rows = frame[frame["cutoff"] == roles.calibration].sort_values("customer_id")
-    calibrated = calibration.calibrate(
-        fitted.pipeline,
-        cal_rows[list(features)],
-        cal_rows[model.LABEL].to_numpy(),
-        method=settings.calibration_method,
-    )
-    fitted_baselines = baselines.fit_baselines(
-        train_rows,
-        train_rows[model.LABEL].to_numpy(),
-        horizon_days=settings.horizon_days,
-        time_unit_days=settings.btyd_time_unit_days,
-        penalizer=settings.btyd_penalizer,
-        seed=seed,
-    )
-    log.info(
-        "%s recipe: %d training rows (%d customers) on %d cutoffs %s..%s; calibration %s (%d rows)",
-        roles.name,
-        len(train_rows),
-        train_rows["customer_id"].nunique(),
-        len(roles.training),
-        roles.training[-1].date(),
-        roles.training[0].date(),
-        roles.calibration.date(),
-        len(cal_rows),
-    )
-    deployable = model.ChurnModel.from_fitted(calibrated)
-    gap = model.largest_difference(deployable, calibrated, cal_rows[list(features)])
-    if gap > 1e-9:
-        raise RuntimeError(f"fit_recipe: the stored model differs from the fitted one by {gap}")
-    return Recipe(
-        roles=roles,
-        features=list(features),
-        model=deployable,
-        lightgbm=fitted,
-        baselines=fitted_baselines,
-        training_rows=len(train_rows),
-        training_customers=int(train_rows["customer_id"].nunique()),
-        calibration_rows=len(cal_rows),
-    )
-
-
-def predict(fitted: Any, frame: pd.DataFrame, features: Sequence[str]) -> np.ndarray:
-    """Churn probabilities of a fitted (calibrated) model for feature rows."""
-    return np.asarray(fitted.predict_proba(frame[list(features)])[:, 1], dtype=float)
-
-
-def score_splits(
-    recipe: Recipe,
-    frame: pd.DataFrame,
-    *,
-    references: Mapping[str, ReferenceScorer] | None = None,
-) -> pd.DataFrame:
-    """Every row of the recipe's splits, scored by the model, each baseline and each reference."""
-    roles = recipe.roles
-    held = recipe.lightgbm.holdout_ids
-    split = pd.Series(pd.NA, index=frame.index, dtype="string")
-    in_training = frame["cutoff"].isin(roles.training)
-    split[in_training & ~frame["customer_id"].isin(held)] = "train"
-    split[in_training & frame["customer_id"].isin(held)] = "holdout"
-    split[frame["cutoff"] == roles.calibration] = "calibration"
-    if roles.name == "evaluation":
-        split[frame["cutoff"] == roles.target] = "test"
-    rows = frame[split.notna()]
-    out = rows[[*model.KEY_COLUMNS, model.LABEL]].copy()
-    out["split"] = split[split.notna()].to_numpy()
-    out[MODEL_SCORER] = predict(recipe.model, rows, recipe.features)
-    for name, baseline in recipe.baselines.items():
-        out[name] = baseline.predict(rows)
-    for name, scorer in (references or {}).items():
-        out[name] = scorer(out[list(model.KEY_COLUMNS)])
-    return out.reset_index(drop=True)
 
 
 def metrics_by_split(
@@ -270,18 +130,11 @@ def train(
         stopwatch: collects per-stage timings.
 
     Raises:
-        InsufficientHistoryError: too few usable cutoffs for the horizon and step.
+        InsufficientHistoryError: not one cutoff with customers of both classes (at least
+            ``settings.min_class_rows`` of each).
     """
     watch = stopwatch or Stopwatch()
-    if frame.empty:
-        raise DataError("train: the training table is empty: no customer in any population")
-    evaluation_roles, deployment_roles = model.plan_roles(
-        sorted(frame["cutoff"].unique()),
-        end=end,
-        horizon_days=settings.horizon_days,
-        step_days=settings.step_days,
-        usable=usable_cutoffs(frame),
-    )
+    evaluation_roles, deployment_roles = _plan(frame, settings, end=end)
     log.info("evaluation roles: %s", evaluation_roles.to_dict())
     log.info("deployment roles: %s", deployment_roles.to_dict())
     features = model.feature_columns(list(frame.columns), exclude=config.exclude_features)
@@ -307,13 +160,13 @@ def train(
             baselines=list(evaluated.baselines),
             n_bins=settings.ece_bins,
         )
-    _log_test_metrics(metrics, scorers)
+    _log_test_metrics(metrics, scorers, in_time=evaluation_roles.in_time)
     with watch.stage("deployment_fit"):
         deployed = fit_recipe(
             frame, deployment_roles, features, config, settings, params=params, seed=seed
         )
     with watch.stage("references"):
-        latest = frame[frame["cutoff"] == deployment_roles.calibration]
+        latest = frame[frame["cutoff"] == deployment_roles.latest]
         refs = monitoring.reference_distributions(latest[features], n_bins=settings.reference_bins)
         refs["churn_probability"] = monitoring.reference_distribution(
             predict(deployed.model, latest, features), n_bins=settings.reference_bins
@@ -332,6 +185,38 @@ def train(
     )
 
 
+def _plan(
+    frame: pd.DataFrame, settings: TrainConfig, *, end: pd.Timestamp
+) -> tuple[model.CutoffRoles, model.CutoffRoles]:
+    """The evaluation and deployment roles, or why not even one cutoff can train."""
+    cutoffs = sorted(frame["cutoff"].unique())
+    horizon = settings.horizon_days
+    if frame.empty:
+        raise InsufficientHistoryError(
+            "train: the training table is empty: no customer in any population; "
+            + model.history_message(
+                [], end=end, horizon_days=horizon, detail="got no customer at any cutoff"
+            )
+        )
+    usable = usable_cutoffs(frame, min_class_rows=settings.min_class_rows)
+    if not usable:
+        counts = frame.groupby("cutoff")[model.LABEL].agg(["sum", "size"])
+        found = ", ".join(
+            f"{pd.Timestamp(c).date()}: {int(n)} churned, {int(size - n)} retained"
+            for c, n, size in zip(counts.index, counts["sum"], counts["size"], strict=True)
+        )
+        detail = (
+            f"needs at least {settings.min_class_rows} of each (train.min_class_rows); got "
+            f"{len(cutoffs)} cutoffs with customers ({found})"
+        )
+        raise InsufficientHistoryError(
+            model.history_message(cutoffs, end=end, horizon_days=horizon, detail=detail)
+        )
+    return model.plan_roles(
+        cutoffs, end=end, horizon_days=horizon, step_days=settings.step_days, usable=usable
+    )
+
+
 def _input_example(features: pd.DataFrame) -> pd.DataFrame:
     """A few feature rows and no customer id: the logged model's input example.
 
@@ -341,11 +226,14 @@ def _input_example(features: pd.DataFrame) -> pd.DataFrame:
     return features.head(5).reset_index(drop=True)
 
 
-def _log_test_metrics(metrics: Mapping[str, float], scorers: Sequence[str]) -> None:
+def _log_test_metrics(
+    metrics: Mapping[str, float], scorers: Sequence[str], *, in_time: bool
+) -> None:
     for scorer in scorers:
         prefix = "test" if scorer == MODEL_SCORER else f"test/{scorer}"
         log.info(
-            "test %-13s ROC-AUC %.4f  PR-AUC %.4f  Brier %.4f  ECE %.4f  capture@10%% %.3f",
+            "test%s %-13s ROC-AUC %.4f  PR-AUC %.4f  Brier %.4f  ECE %.4f  capture@10%% %.3f",
+            " (in-time)" if in_time else "",
             scorer,
             metrics.get(f"{prefix}/roc_auc", float("nan")),
             metrics.get(f"{prefix}/pr_auc", float("nan")),
@@ -360,22 +248,23 @@ def plot_outcome(
 ) -> dict[str, Path]:
     """The evaluation plots (test split) and the deployed model's importance and SHAP summary."""
     test = outcome.split("test")
+    where = "test cutoff, in-time" if outcome.evaluation.roles.in_time else "test cutoff"
     curves = {
         s: (test[model.LABEL].to_numpy(), test[s].to_numpy(dtype=float)) for s in outcome.scorers
     }
     figures = {
-        "roc": evaluation.plot_roc(curves, title="ROC curve, test cutoff"),
+        "roc": evaluation.plot_roc(curves, title=f"ROC curve, {where}"),
         "precision_recall": evaluation.plot_precision_recall(
-            curves, title="Precision and recall, test cutoff"
+            curves, title=f"Precision and recall, {where}"
         ),
-        "reliability": evaluation.plot_reliability(curves, title="Reliability, test cutoff"),
+        "reliability": evaluation.plot_reliability(curves, title=f"Reliability, {where}"),
         "cumulative_gain": evaluation.plot_cumulative_gain(
-            curves, title="Cumulative gain, test cutoff"
+            curves, title=f"Cumulative gain, {where}"
         ),
         "score_distribution": evaluation.plot_score_distribution(
             test[model.LABEL].to_numpy(),
             test[MODEL_SCORER].to_numpy(dtype=float),
-            title="Churn probability by outcome, test cutoff",
+            title=f"Churn probability by outcome, {where}",
         ),
         "feature_importance": evaluation.plot_feature_importance(
             model.importance(outcome.deployment.model),
@@ -383,7 +272,7 @@ def plot_outcome(
         ),
     }
     deployed = outcome.deployment
-    latest = frame[frame["cutoff"] == deployed.roles.calibration]
+    latest = frame[frame["cutoff"] == deployed.roles.latest]
     if len(latest) > shap_rows:
         latest = latest.sample(n=shap_rows, random_state=seed)
     contrib = model.contributions(deployed.model, latest[deployed.features]).drop(columns="bias")

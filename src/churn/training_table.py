@@ -49,7 +49,7 @@ def schedule(
     tables = engine.register(
         con, dataset.transactions, customers=dataset.customers, events=dataset.events
     )
-    end = data_end(tables.transactions, end_date=end_date)
+    end = data_end(tables.transactions, end_date=end_date, purchase_rule=label_config.purchase_rule)
     cutoffs = cutoff_schedule(end, label_config)
     log.info(
         "data end %s; %d cutoffs %s .. %s; horizon %d days",
@@ -108,7 +108,13 @@ def build(
     Rows are sorted by cutoff then customer_id; ``churned`` is 1 when the customer made no
     purchase in ``[c, c + H)``.
     """
-    stayed = label_outcomes(transactions, cutoffs, horizon_days=label_config.horizon_days, end=end)
+    stayed = label_outcomes(
+        transactions,
+        cutoffs,
+        horizon_days=label_config.horizon_days,
+        end=end,
+        purchase_rule=label_config.purchase_rule,
+    )
     features = build_features(
         transactions,
         cutoffs,
@@ -116,6 +122,7 @@ def build(
         events=events,
         horizon_days=label_config.horizon_days,
         active_within_days=label_config.active_within_days,
+        purchase_rule=label_config.purchase_rule,
     )
     table = _with_labels(features, stayed)
     log_churn_shares(table)
@@ -137,7 +144,13 @@ def write(
     The features come in batches (:func:`churn.features.write_features`), each labelled and
     written at once; only the (customer, cutoff) pairs who stayed are held in memory.
     """
-    stayed = label_outcomes(transactions, cutoffs, horizon_days=label_config.horizon_days, end=end)
+    stayed = label_outcomes(
+        transactions,
+        cutoffs,
+        horizon_days=label_config.horizon_days,
+        end=end,
+        purchase_rule=label_config.purchase_rule,
+    )
     return write_features(
         transactions,
         cutoffs,
@@ -146,6 +159,7 @@ def write(
         events=events,
         horizon_days=label_config.horizon_days,
         active_within_days=label_config.active_within_days,
+        purchase_rule=label_config.purchase_rule,
         then=lambda batch: _with_labels(batch, stayed),
     )
 

@@ -185,3 +185,40 @@ def test_write_features_with_no_buyers_writes_an_empty_typed_file(
     assert written.num_rows == 0
     assert "btyd_p_alive" in written.column_names
     assert written.schema.field("frequency").type == pa.int64()
+
+
+def test_purchase_rule_default_reproduces_todays_features(
+    small: synthetic.DemoData, con: ibis.BaseBackend
+) -> None:
+    frame = small.transactions.to_pandas()
+    zero = frame.index % 20 == 0  # some free orders among everyone's
+    frame.loc[zero, "amount"] = 0.0
+    cutoffs = cutoffs_of(small)[:2]
+    only_free = frame.iloc[:3].assign(
+        customer_id="free-only",
+        amount=0.0,
+        timestamp=[cutoffs[1] - pd.Timedelta(days=d) for d in (40, 20, 5)],
+    )
+    frame = pd.concat([frame, only_free], ignore_index=True)
+    config = features.FeatureConfig()
+    tx = con.create_table("tx_rule", pa.Table.from_pandas(frame), overwrite=True)
+
+    default = features.build_features(tx, cutoffs, config, horizon_days=HORIZON)
+    positive = features.build_features(
+        tx, cutoffs, config, horizon_days=HORIZON, purchase_rule="positive"
+    )
+    free = features.build_features(
+        tx, cutoffs, config, horizon_days=HORIZON, purchase_rule="non_negative"
+    )
+
+    compare(positive, default.to_pandas())
+    today = reference_features(
+        frame, cutoffs, config, events=None, horizon_days=HORIZON, active_within_days=None
+    )
+    compare(default, today)
+    assert "free-only" not in default["customer_id"].to_pylist()
+    row = free.to_pandas().set_index("customer_id").loc["free-only"].iloc[0]
+    assert row["n_purchases"] == 3
+    assert row["monetary_sum"] == 0.0
+    assert pd.isna(row["refund_share"])
+    assert free.num_rows > default.num_rows

@@ -50,17 +50,69 @@ def test_plan_roles_time_relations(horizon: int, step: int, n: int) -> None:
     assert deployment.training[0] > evaluation.training[0]
 
 
-def test_plan_roles_too_little_history_says_what_is_needed() -> None:
+def test_plan_roles_without_a_calibration_cutoff_cross_fits_and_tests_out_of_time(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cutoffs = _schedule(90, 30, 5)  # test 2025-10-03; 2025-07-05 and 2025-06-05 end by it
+
+    evaluation, deployment = model.plan_roles(cutoffs, end=E, horizon_days=90, step_days=30)
+
+    assert evaluation.target == cutoffs[0]
+    assert evaluation.calibration is None
+    assert evaluation.training == tuple(cutoffs[3:])
+    assert (evaluation.calibration_mode, evaluation.evaluation_mode) == (
+        "cross_fitted",
+        "out_of_time",
+    )
+    # the same recipe moved forward: as many cutoffs, the latest ones, cross-fitted
+    assert deployment.training == tuple(cutoffs[:2])
+    assert deployment.calibration is None
+    assert deployment.cross_fitted
+    assert deployment.latest == cutoffs[0]
+    assert "missing a calibration cutoff 90+ days before the test cutoff" in caplog.text
+    assert evaluation.to_dict()["calibration"] is None
+
+
+def test_plan_roles_one_usable_cutoff_evaluates_in_time(caplog: pytest.LogCaptureFixture) -> None:
+    cutoffs = _schedule(182, 30, 12)
+    usable = cutoffs[:1]
+
+    evaluation, deployment = model.plan_roles(
+        cutoffs, end=E, horizon_days=182, step_days=30, usable=usable
+    )
+
+    assert evaluation.training == (cutoffs[0],) == deployment.training
+    assert evaluation.target == cutoffs[0]
+    assert evaluation.in_time
+    assert evaluation.cross_fitted
+    assert deployment.target == E
+    assert deployment.evaluation_mode == "in_time"
+    assert evaluation.to_dict()["evaluation_mode"] == "in_time"
+    assert "never used by the promotion gate" in caplog.text
+
+
+def test_plan_roles_cutoffs_within_a_horizon_all_train_in_time() -> None:
+    cutoffs = _schedule(182, 30, 7)  # 180 days between the first and the last: none ends by c0
+
+    evaluation, deployment = model.plan_roles(cutoffs, end=E, horizon_days=182, step_days=30)
+
+    assert evaluation.in_time
+    assert evaluation.training == tuple(cutoffs) == deployment.training
+
+
+def test_plan_roles_no_usable_cutoff_says_what_is_needed() -> None:
     cutoffs = _schedule(90, 30, 5)
 
     with pytest.raises(InsufficientHistoryError) as err:
-        model.plan_roles(cutoffs, end=E, horizon_days=90, step_days=30)
+        model.plan_roles(cutoffs, end=E, horizon_days=90, step_days=30, usable=[])
 
     message = str(err.value)
-    assert "label.n_cutoffs >= 6" in message
-    assert "2025-05-06" in message  # test cutoff 2025-10-03 minus 5 steps of 30 days
-    assert "240 days before the data end 2026-01-01" in message
+    assert message.startswith("too little history for horizon 90 days")
+    assert "on or before 2025-10-03, 90 days before the data end 2026-01-01" in message
+    assert "got 5 cutoffs, none with customers of both classes" in message
     assert err.value.exit_code == 3
+    with pytest.raises(ConfigError, match="at least one cutoff"):
+        model.plan_roles([], end=E, horizon_days=90, step_days=30)
 
 
 def test_plan_roles_skips_unusable_cutoffs() -> None:
@@ -73,8 +125,11 @@ def test_plan_roles_skips_unusable_cutoffs() -> None:
 
     assert evaluation.training == tuple(cutoffs[4:8])
     assert deployment.training == tuple(cutoffs[1:5])
-    with pytest.raises(InsufficientHistoryError, match="got 12 cutoffs, 5 of them"):
-        model.plan_roles(cutoffs, end=E, horizon_days=90, step_days=30, usable=cutoffs[:5])
+    assert evaluation.calibration_mode == "out_of_time" == evaluation.evaluation_mode
+    # an unusable latest cutoff: the latest usable one is the test cutoff
+    later, _ = model.plan_roles(cutoffs, end=E, horizon_days=90, step_days=30, usable=cutoffs[1:])
+    assert later.target == cutoffs[1]
+    assert later.calibration == cutoffs[4]
 
 
 def test_model_config_from_mapping_builds_tuning_space() -> None:
@@ -243,5 +298,23 @@ def test_tune_searches_out_of_time() -> None:
     assert 0.05 <= best["learning_rate"] <= 0.3
     assert best["min_child_samples"] == 20  # untuned parameters are kept
     assert model.tune(frame, roles, FEATURES, SMALL, horizon_days=60, seed=0) == SMALL.params
-    with pytest.raises(InsufficientHistoryError, match="tuning needs more cutoffs"):
-        model.tune(frame, roles, FEATURES, config, horizon_days=400, seed=0)
+
+
+def test_tune_on_a_short_history_splits_by_customer(caplog: pytest.LogCaptureFixture) -> None:
+    cutoff = pd.Timestamp("2024-01-01")
+    frame = _planted(1500, seed=3).assign(cutoff=cutoff)
+    roles = model.CutoffRoles("evaluation", cutoff, None, (cutoff,), "cross_fitted", "in_time")
+    config = model.ModelConfig.from_mapping(
+        {
+            "params": dict(SMALL.params),
+            "n_estimators": 50,
+            "early_stopping_rounds": 10,
+            "tuning": {"n_trials": 2, "space": {"num_leaves": [4, 40]}},
+        }
+    )
+
+    best = model.tune(frame, roles, FEATURES, config, horizon_days=400, seed=0)
+
+    assert 4 <= best["num_leaves"] <= 40
+    assert "tuning on a split by customer instead" in caplog.text
+    assert best == model.tune(frame, roles, FEATURES, config, horizon_days=400, seed=0)

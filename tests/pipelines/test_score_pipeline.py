@@ -15,6 +15,7 @@ from churn import scoring
 from churn.errors import BundleError, ConfigError, DataError, DriftError
 from pipelines import score, train
 from tests.conftest import compose_config, run_pipeline
+from tests.pipelines.conftest import edit_manifest
 
 FAST_TRAIN = [
     "model.n_jobs=1",
@@ -387,3 +388,34 @@ def test_score_cli_csv_is_safe_for_spreadsheets_and_names_rejected_rows(
     rows = pd.read_csv(rows_file, dtype=str)
     assert set(rows["customer_id"]) == {"'" + bad}
     assert manifest["input"]["rows"]["transactions"]["rejected"] == len(rows)
+
+
+def test_score_uses_the_bundles_purchase_rule(
+    small_demo_dir: Path, trained: Path, tmp_path: Path
+) -> None:
+    """A customer whose only orders are free is ``no_purchase`` under ``positive`` and scored
+    under ``non_negative``: scoring follows the rule stored in the bundle, not conf/."""
+    demo = tmp_path / "demo"
+    shutil.copytree(small_demo_dir, demo)
+    tx = pd.read_parquet(demo / "transactions.parquet")
+    end = tx["timestamp"].max().normalize() + pd.Timedelta(days=1)
+    free = tx.iloc[:3].assign(
+        customer_id="free-only",
+        amount=0.0,
+        timestamp=[end - pd.Timedelta(days=d) for d in (60, 30, 10)],
+    )
+    if "transaction_id" in free.columns:
+        free["transaction_id"] = [f"free-{i}" for i in range(3)]
+    pd.concat([tx, free], ignore_index=True).to_parquet(demo / "transactions.parquet")
+    work = tmp_path / "work"
+    shutil.copytree(trained / "models", work / "models", symlinks=True)
+
+    def status(out: str) -> str:
+        result = _score(demo, work, tmp_path / out)
+        scores = pd.read_parquet(result.folder / "scores.parquet").set_index("customer_id")
+        return str(scores.loc["free-only", "status"])
+
+    assert status("positive") == "no_purchase"
+    champion = (work / "models" / "churn" / "champion").resolve()
+    edit_manifest(champion, lambda m: m["training"]["label"].update(purchase_rule="non_negative"))
+    assert status("non_negative") == "scored"

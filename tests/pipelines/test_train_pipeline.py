@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -13,9 +14,9 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.models import Model
 
-from churn import bundle, tracking
-from churn.errors import InsufficientHistoryError, TrackingError
-from pipelines import train
+from churn import bundle, synthetic, tracking
+from churn.errors import TrackingError
+from pipelines import score, train
 from tests.conftest import compose_config, run_pipeline
 
 # Small and quick: n_jobs=1 as LightGBM stalls with all cores on a busy machine.
@@ -81,6 +82,9 @@ def test_train_run_writes_the_bundle(first: train.TrainResult, work: Path) -> No
     assert {f.dtype for f in manifest.features} <= {"float64", "int64", "str", "string"}
     assert set(manifest.reference_distributions) == {*features, "churn_probability"}
     assert manifest.evaluation["target"] == manifest.deployment["calibration"]
+    assert manifest.evaluation["evaluation_mode"] == "out_of_time"
+    assert manifest.deployment["calibration_mode"] == "out_of_time"
+    assert manifest.training.label.purchase_rule == "positive"
     slices = manifest.evaluation["slices"]
     assert {s["slice"] for s in slices} >= {"lifecycle_stage", "tenure", "value"}
     assert all(s["rows"] > 0 for s in slices)
@@ -114,6 +118,9 @@ def test_train_run_is_tracked(first: train.TrainResult, work: Path) -> None:
     assert "test/bgnbd/brier" in run.data.metrics
     assert "test/oracle/roc_auc" in run.data.metrics
     assert run.data.tags["horizon_days"] == "90"
+    assert run.data.params["evaluation_mode"] == run.data.tags["evaluation_mode"] == "out_of_time"
+    assert run.data.params["calibration_mode"] == "out_of_time"
+    assert run.data.params["label.purchase_rule"] == "positive"
     artifacts = {a.path for a in client.list_artifacts(first.run.run_id)}
     assert {
         "config.yaml",
@@ -273,11 +280,55 @@ def test_train_without_tracking(small_demo_dir: Path, tmp_path: Path) -> None:
     assert manifest.mlflow is None
 
 
-def test_train_too_little_history(small_demo_dir: Path, tmp_path: Path) -> None:
-    cfg = compose_config("train", _config(small_demo_dir, tmp_path, "label.n_cutoffs=4"))
-    with pytest.raises(InsufficientHistoryError, match=r"label\.n_cutoffs >= 6"):
-        train.run(cfg)
-    assert not (tmp_path / "models" / "churn").exists()
+@pytest.fixture(scope="module")
+def short_demo_dir(tmp_path_factory: pytest.TempPathFactory, world: synthetic.WorldConfig) -> Path:
+    """A demo world of 13 months only (1,500 customers)."""
+    short = dataclasses.replace(world, start_date="2024-12-01", end_date="2026-01-01")
+    out = tmp_path_factory.mktemp("short") / "demo"
+    synthetic.save(synthetic.generate(short, n_customers=1_500, seed=0), out, seed=0)
+    return out
+
+
+def test_train_short_history_evaluates_in_time_and_scores(
+    short_demo_dir: Path, tmp_path: Path
+) -> None:
+    cfg = compose_config(
+        "train", _config(short_demo_dir, tmp_path, "tracking=none", "label.horizon_days=182")
+    )
+
+    result = train.run(cfg)
+
+    manifest = bundle.read_manifest(result.model_dir)
+    assert manifest.evaluation["evaluation_mode"] == "in_time"
+    assert manifest.evaluation["calibration_mode"] == "cross_fitted"
+    assert manifest.evaluation["calibration"] is None
+    assert manifest.deployment["evaluation_mode"] == "in_time"
+    assert manifest.horizon_days == 182
+    assert result.metrics["test/roc_auc"] > 0.7
+    # promoted only because there is no champion yet; its in-time metrics are not compared
+    assert result.decision.promote
+    assert result.decision.reasons[0] == "in-time evaluation: not compared with the baselines"
+    scored = score.run(
+        compose_config(
+            "score",
+            [
+                f"data.generate.output_dir={short_demo_dir}",
+                f"model_dir={tmp_path}/models/churn",
+                f"export.dir={tmp_path}/exports",
+                f"output_dir={tmp_path}/score",
+                "tracking=none",
+                "engine.threads=1",
+            ],
+        )
+    )
+    scores = pd.read_parquet(scored.folder / "scores.parquet")
+    assert scores.loc[scores["status"] == "scored", "churn_probability"].between(0, 1).all()
+    assert (scores["status"] == "scored").sum() > 100
+    # a second in-time version is stored beside the champion, not compared with it
+    again = train.run(cfg)
+    assert again.version == 2
+    assert not again.decision.promote
+    assert bundle.ModelStore(tmp_path / "models" / "churn").champion == 1
 
 
 @pytest.mark.slow
@@ -303,14 +354,18 @@ def test_train_cli_multirun_sweep(small_demo_dir: Path, tmp_path: Path) -> None:
 
 
 def test_train_cli_exit_code_on_too_little_history(small_demo_dir: Path, tmp_path: Path) -> None:
+    # a horizon longer than the three years of history: not one labelled cutoff
     proc = run_pipeline(
         "train",
         *[o for o in _config(small_demo_dir, tmp_path) if not o.startswith("output_dir")],
-        "label.n_cutoffs=3",
+        "label.horizon_days=1200",
         f"hydra.run.dir={tmp_path}/run",
         cwd=tmp_path,
     )
     assert proc.returncode == 3, proc.stderr[-2000:]
     last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("InsufficientHistoryError: too little history")
+    assert last.startswith("InsufficientHistoryError: train: the training table is empty")
+    assert "too little history for horizon 1200 days" in last
+    assert "purchases from more than 1200 days before the data end" in last
     assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "models" / "churn").exists()

@@ -25,9 +25,8 @@ def _spans(config: FeatureConfig) -> list[int]:
     return sorted({*config.windows, config.trend_days, 2 * config.trend_days})
 
 
-def _purchase_rows(tx: ir.Table) -> ir.Table:
+def _purchase_rows(purchases: ir.Table) -> ir.Table:
     """Purchases with the per-row helper columns that do not depend on the cutoff."""
-    purchases = tx.filter(tx.amount > 0)
     purchases = purchases.mutate(ts=_days(purchases.timestamp))
     # days since the epoch: the whole part is the day
     purchases = purchases.mutate(day=purchases.ts.floor().cast("float64"))
@@ -151,13 +150,15 @@ def _accumulate(
     return state.join(cut, (state.j <= cut.k) & (cut.k < state.next_j))
 
 
-def _category_counts(tx: ir.Table, cut: ir.Table, cutoffs: Sequence[pd.Timestamp]) -> ir.Table:
+def _category_counts(
+    purchases: ir.Table, cut: ir.Table, cutoffs: Sequence[pd.Timestamp]
+) -> ir.Table:
     """Distinct categories and the most bought category's count, before each cutoff.
 
     Counted per (customer, category, interval) and accumulated like the history aggregates.
     """
     n = len(cutoffs)
-    purchases = tx.filter((tx.amount > 0) & tx.category.notnull())
+    purchases = purchases.filter(purchases.category.notnull())
     purchases = purchases.mutate(j=_interval(purchases.timestamp, cutoffs, 0, n))
     purchases = purchases.filter(purchases.j < n)
     per_category = purchases.group_by(["customer_id", "category", "j"]).aggregate(
@@ -184,7 +185,7 @@ def _interval(ts: ir.TimestampValue, cutoffs: Sequence[pd.Timestamp], lo: int, h
     )
 
 
-def _window_aggregates(tx: ir.Table, cut: ir.Table, config: FeatureConfig) -> ir.Table:
+def _window_aggregates(purchases: ir.Table, cut: ir.Table, config: FeatureConfig) -> ir.Table:
     """Counts and spend in the windows before each cutoff, and the active periods.
 
     Only purchases inside the longest window are joined to each cutoff (one day of slack; the
@@ -195,8 +196,9 @@ def _window_aggregates(tx: ir.Table, cut: ir.Table, config: FeatureConfig) -> ir
     spans = _spans(config)
     periods = config.active_periods
     longest = max(*spans, periods * PERIOD_DAYS)
-    purchases = tx.filter(tx.amount > 0)
-    purchases = purchases.select("customer_id", "timestamp", "amount", ts=_days(tx.timestamp))
+    purchases = purchases.select(
+        "customer_id", "timestamp", "amount", ts=_days(purchases.timestamp)
+    )
     cut = cut.mutate(window_start=cut.c_days - (longest + 1))
     joined = purchases.join(
         cut, (purchases.timestamp < cut.cutoff) & (purchases.ts >= cut.window_start)

@@ -17,6 +17,7 @@ from churn.features.config import FeatureConfig
 from churn.features.finish import finish_features, fit_btyd
 from churn.features.query import btyd_summary, feature_query
 from churn.files import atomic_file
+from churn.purchases import POSITIVE
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ def build_features(
     events: ir.Table | None = None,
     horizon_days: int,
     active_within_days: int | None = None,
+    purchase_rule: str = POSITIVE,
 ) -> pa.Table:
     """Features of every customer with a purchase before each cutoff.
 
@@ -42,6 +44,7 @@ def build_features(
         events: optional validated events (``customer_id, timestamp, type, value``).
         horizon_days: the label horizon, for the BG/NBD expected purchases.
         active_within_days: keep only customers with a purchase in ``[c - this, c)``.
+        purchase_rule: which amounts are purchases (:mod:`churn.purchases`).
 
     Returns:
         One row per (customer, cutoff), sorted by cutoff then customer_id: ``customer_id``
@@ -50,7 +53,12 @@ def build_features(
     """
     started = time.perf_counter()
     query = feature_query(
-        transactions, cutoffs, config, events=events, active_within_days=active_within_days
+        transactions,
+        cutoffs,
+        config,
+        events=events,
+        active_within_days=active_within_days,
+        purchase_rule=purchase_rule,
     )
     schema, batches = _sorted_batches(query)
     table = pa.Table.from_batches(batches, schema=schema)
@@ -81,6 +89,7 @@ def write_features(
     events: ir.Table | None = None,
     horizon_days: int,
     active_within_days: int | None = None,
+    purchase_rule: str = POSITIVE,
     then: Callable[[pa.Table], pa.Table] | None = None,
 ) -> int:
     """:func:`build_features` written to one Parquet file, out of core; returns the row count.
@@ -97,9 +106,15 @@ def write_features(
     started = time.perf_counter()
     params: dict[pd.Timestamp, btyd.BGNBDParams] = {}
     if config.btyd_enabled:
-        params = fit_btyd(btyd_summary(transactions, cutoffs).to_pyarrow(), config)
+        summary = btyd_summary(transactions, cutoffs, purchase_rule=purchase_rule)
+        params = fit_btyd(summary.to_pyarrow(), config)
     query = feature_query(
-        transactions, cutoffs, config, events=events, active_within_days=active_within_days
+        transactions,
+        cutoffs,
+        config,
+        events=events,
+        active_within_days=active_within_days,
+        purchase_rule=purchase_rule,
     )
     schema, batches = _sorted_batches(query)
     finish_batch = _finisher(

@@ -92,7 +92,7 @@ def feature_docs(
         "recency_days": ("days from the last purchase to the cutoff", "all history"),
         "tenure_days": ("days from the first purchase to the cutoff", "all history"),
         "frequency": ("days with a purchase", "all history"),
-        "n_purchases": ("purchase transactions (amount > 0)", "all history"),
+        "n_purchases": ("purchase transactions (label.purchase_rule)", "all history"),
         "monetary_sum": ("total spend", "all history"),
         "monetary_mean": ("mean spend per purchase", "all history"),
         "monetary_std": ("standard deviation of spend per purchase (2+ purchases)", "all history"),

@@ -25,11 +25,17 @@ from churn.features.aggregates import (
 from churn.features.config import FeatureConfig, feature_docs
 from churn.features.events import _with_event_features
 from churn.features.finish import BTYD_HELPERS
+from churn.purchases import POSITIVE, is_purchase
 
 log = logging.getLogger(__name__)
 
 
-def btyd_summary(transactions: ir.Table, cutoffs: Sequence[pd.Timestamp | str]) -> ir.Table:
+def btyd_summary(
+    transactions: ir.Table,
+    cutoffs: Sequence[pd.Timestamp | str],
+    *,
+    purchase_rule: str = POSITIVE,
+) -> ir.Table:
     """What :func:`fit_btyd` needs of every buyer at each cutoff, as a lazy query.
 
     ``cutoff``, ``frequency`` (purchase days), ``first_day``, ``last_day``, ``c_days``: the
@@ -38,7 +44,7 @@ def btyd_summary(transactions: ir.Table, cutoffs: Sequence[pd.Timestamp | str]) 
     """
     values = _cutoff_values(cutoffs)
     n = len(values)
-    purchases = transactions.filter(transactions.amount > 0)
+    purchases = transactions.filter(is_purchase(transactions.amount, purchase_rule))
     purchases = purchases.select(
         "customer_id", j=_interval(purchases.timestamp, values, 0, n), ts=_days(purchases.timestamp)
     )
@@ -66,6 +72,7 @@ def feature_query(
     *,
     events: ir.Table | None = None,
     active_within_days: int | None = None,
+    purchase_rule: str = POSITIVE,
 ) -> ir.Table:
     """The features as a lazy ibis query, before the BG/NBD step and the final types.
 
@@ -81,7 +88,9 @@ def feature_query(
     has_category = "category" in transactions.columns
     # BG/NBD is fitted on every buyer, so with it the population filter comes after the fit.
     sql_filter = None if config.btyd_enabled else active_within_days
-    query = _transaction_features(transactions, cut, values, config, has_category, sql_filter)
+    query = _transaction_features(
+        transactions, cut, values, config, has_category, sql_filter, purchase_rule
+    )
     if events is not None:
         query = _with_event_features(query, events, cut, config)
     # the features and the BG/NBD helpers only: fewer columns to sort and hand over
@@ -121,10 +130,12 @@ def _transaction_features(
     config: FeatureConfig,
     has_category: bool,
     active_within_days: int | None,
+    purchase_rule: str,
 ) -> ir.Table:
-    rows = _purchase_rows(tx)
+    purchases = tx.filter(is_purchase(tx.amount, purchase_rule))
+    rows = _purchase_rows(purchases)
     history = _history_aggregates(rows, cut, cutoffs)
-    recent = _window_aggregates(tx, cut, config)
+    recent = _window_aggregates(purchases, cut, config)
     agg = history.left_join(
         recent, [history.customer_id == recent.customer_id, history.cutoff == recent.cutoff]
     ).select(history, *(recent[name] for name in recent.columns[2:]))
@@ -148,7 +159,7 @@ def _transaction_features(
         agg = agg.filter(agg.c_days - agg.last_ts <= active_within_days)
     agg = _with_refunds(agg, tx, cut)
     if has_category:
-        counts = _category_counts(tx, cut, cutoffs)
+        counts = _category_counts(purchases, cut, cutoffs)
         agg = agg.left_join(
             counts, [agg.customer_id == counts.customer_id, agg.cutoff == counts.cutoff]
         ).select(agg, counts.category_count, counts.top_category)
@@ -189,7 +200,10 @@ def _derive(agg: ir.Table, config: FeatureConfig, has_category: bool) -> ir.Tabl
             (agg[f"purchases_{t}d"] + 1).cast("float64") / (agg.trend_prev_n + 1)
         ).ln(),
         f"spend_trend_{t}d": ((agg[f"spend_{t}d"] + 1) / (agg.trend_prev_spend + 1)).ln(),
-        "refund_share": agg.refunded.fill_null(0.0) / agg.monetary_sum,
+        # nothing spent (zero-value orders only, label.purchase_rule=non_negative): missing
+        "refund_share": ibis.ifelse(
+            agg.monetary_sum > 0, agg.refunded.fill_null(0.0) / agg.monetary_sum, None
+        ),
         "lifecycle_stage": ibis.cases(
             (agg.c_days - agg.first_ts < config.new_days, "new"),
             (

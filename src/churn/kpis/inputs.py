@@ -9,6 +9,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from churn.errors import ConfigError, DataError
+from churn.purchases import is_purchase
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,9 @@ def _data_end(tx: pd.DataFrame, end: str | pd.Timestamp | None, where: str) -> p
 
 
 def _purchases(tx: pd.DataFrame, end: pd.Timestamp, where: str) -> pd.DataFrame:
-    purchases = tx.loc[(tx["amount"] > 0) & (tx["timestamp"] < end), list(TRANSACTION_COLUMNS)]
+    # the KPIs count purchases by the default rule (amount > 0), not by label.purchase_rule
+    bought = is_purchase(tx["amount"]) & (tx["timestamp"] < end)
+    purchases = tx.loc[bought, list(TRANSACTION_COLUMNS)]
     if purchases.empty:
         raise DataError(
             f"{where}: transactions: expected at least one purchase (amount > 0) before {end}; "

@@ -16,7 +16,7 @@ from sklearn.metrics import log_loss
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
-from churn.errors import ConfigError, DataError, InsufficientHistoryError
+from churn.errors import ConfigError, DataError
 from churn.model.config import ModelConfig
 from churn.model.deployed import ChurnModel
 from churn.model.roles import KEY_COLUMNS, LABEL, CutoffRoles
@@ -173,8 +173,9 @@ def tune(
     """Search LightGBM parameters with Optuna on an out-of-time split of the training cutoffs.
 
     The latest training cutoff validates; the training cutoffs whose label window ends by it
-    fit. Returns ``config.params`` updated with the best trial's values (unchanged when
-    ``n_trials`` is 0).
+    fit. When none does (a short history), the training rows are split by customer instead,
+    with a warning. Returns ``config.params`` updated with the best trial's values (unchanged
+    when ``n_trials`` is 0).
     """
     tuning = config.tuning
     if tuning.n_trials == 0 or not tuning.space:
@@ -183,20 +184,28 @@ def tune(
 
     validation = roles.training[0]
     fit_cutoffs = [c for c in roles.training if c + pd.Timedelta(days=horizon_days) <= validation]
-    if not fit_cutoffs:
-        raise InsufficientHistoryError(
-            f"tune: no training cutoff's label window ends by the validation cutoff "
-            f"{validation.date()}; tuning needs more cutoffs (or set model.tuning.n_trials=0)"
+    if fit_cutoffs:
+        fit_rows = frame[frame["cutoff"].isin(fit_cutoffs)]
+        val_rows = frame[frame["cutoff"] == validation]
+        where = f"fit on {len(fit_cutoffs)} cutoffs, validate on {validation.date()}"
+    else:
+        rows = frame[frame["cutoff"].isin(roles.training)]
+        held = holdout_customers(rows["customer_id"], fraction=config.holdout_fraction, seed=seed)
+        is_held = rows["customer_id"].isin(held)
+        fit_rows, val_rows = rows[~is_held], rows[is_held]
+        where = f"validate on {len(held)} held-out customers of the training cutoffs"
+        log.warning(
+            "tuning: no training cutoff's %d-day label window ends by the validation cutoff %s; "
+            "tuning on a split by customer instead (in time, so less honest)",
+            horizon_days,
+            validation.date(),
         )
-    fit_rows = frame[frame["cutoff"].isin(fit_cutoffs)]
-    val_rows = frame[frame["cutoff"] == validation]
     y_val = val_rows[LABEL].to_numpy()
     log.info(
-        "tuning: %d trials; fit on %d cutoffs (%d rows), validate on %s (%d rows)",
+        "tuning: %d trials; %s (%d fit rows, %d validation rows)",
         tuning.n_trials,
-        len(fit_cutoffs),
+        where,
         len(fit_rows),
-        validation.date(),
         len(val_rows),
     )
 

@@ -21,7 +21,14 @@ from churn.reports.figures import (
     plot_retention_curves,
     plot_value_at_risk,
 )
-from churn.reports.summaries import TIER_ORDER, offer_plan, segment_table, top_reasons_by_tier
+from churn.reports.summaries import (
+    TIER_ORDER,
+    evaluation_note,
+    offer_plan,
+    recipe_text,
+    segment_table,
+    top_reasons_by_tier,
+)
 
 if TYPE_CHECKING:
     from churn.bundle import Manifest
@@ -348,8 +355,8 @@ def _model_section(data: ReportData) -> str:
                 model.created_at,
                 model.data_end,
                 f"churn = no purchase in the next {model.horizon_days} days",
-                _recipe(model.evaluation, test=True),
-                _recipe(model.deployment, test=False),
+                recipe_text(model.evaluation, test=True),
+                recipe_text(model.deployment, test=False),
                 model.training.calibration,
                 str((model.mlflow or {}).get("version", "not registered")),
             ]
@@ -376,27 +383,17 @@ def _model_section(data: ReportData) -> str:
         else "<h3>Test cutoff: quality by segment</h3>"
         + _table(segments, dict.fromkeys(segments.columns, "ratio") | _SEGMENT_KINDS)
     )
+    in_time = model.evaluation.get("evaluation_mode") == "in_time"
     return (
         "<section><h2>Model card</h2>"
         + _table(facts, {"value": "text"}, index_name="")
-        + "<h3>Test cutoff: the model against simple baselines</h3>"
-        + table
-        + "<p class='note'>Measured on the latest cutoff whose outcome is known, with a model "
-        "trained only on earlier data. ROC-AUC and PR-AUC: how well the score ranks churners "
-        "first (higher is better); Brier and calibration error: how close the probabilities "
+        + f"<h3>Test cutoff{' (in-time)' if in_time else ''}: the model against simple "
+        "baselines</h3>" + table + f"<p class='note'>{evaluation_note(in_time=in_time)} "
+        "ROC-AUC and PR-AUC: how well the score ranks churners first (higher is better); "
+        "Brier and calibration error: how close the probabilities "
         "are to what happened (lower is better); capture: share of all churners among the "
         "riskiest 10%.</p>" + by_segment + f'<div class="grid">{images}</div>' + "</section>"
     )
-
-
-def _recipe(roles: Mapping[str, Any], *, test: bool) -> str:
-    training = roles.get("training", [])
-    span = f"{training[-1]} to {training[0]}" if training else "?"
-    text = (
-        f"trained on {len(training)} cutoffs {span} ({roles.get('training_rows', '?')} rows), "
-        f"calibrated on {roles.get('calibration')}"
-    )
-    return f"{text}, tested on {roles.get('target')}" if test else text
 
 
 def render(data: ReportData) -> str:

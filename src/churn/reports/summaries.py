@@ -1,9 +1,10 @@
-"""What the report tells of a scoring run: reasons by tier and the offer plan."""
+"""What the report tells of a scoring run (reasons by tier, the offer plan) and of the model."""
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -80,3 +81,38 @@ def segment_table(slices: list[dict[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(kept)
     frame["segment"] = frame["slice"].str.replace("_", " ") + ": " + frame["segment"]
     return frame.set_index("segment")[list(columns)].rename(columns=columns).reset_index()
+
+
+def recipe_text(roles: Mapping[str, Any], *, test: bool) -> str:
+    """One line on a recipe of the manifest: its cutoffs, calibration and (``test``) its test."""
+    training = roles.get("training", [])
+    span = f"{training[-1]} to {training[0]}" if training else "?"
+    calibrated = (
+        "calibrated out of fold by customer (cross-fitted)"
+        if roles.get("calibration_mode") == "cross_fitted"
+        else f"calibrated on {roles.get('calibration')}"
+    )
+    text = (
+        f"trained on {len(training)} cutoffs {span} ({roles.get('training_rows', '?')} rows), "
+        + calibrated
+    )
+    if not test:
+        return text
+    if roles.get("evaluation_mode") == "in_time":
+        return f"{text}, tested in time on {roles.get('target')} (out of fold by customer)"
+    return f"{text}, tested on {roles.get('target')}"
+
+
+def evaluation_note(*, in_time: bool) -> str:
+    """How the model card's test figures were measured."""
+    if in_time:
+        return (
+            "<strong>In-time evaluation</strong> (too little history for an out-of-time test): "
+            "measured on the latest cutoff whose outcome is known, each customer scored by a "
+            "model fitted without that customer but on the same period, so these figures are "
+            "optimistic and the promotion gate never compares them."
+        )
+    return (
+        "Measured on the latest cutoff whose outcome is known, with a model trained only on "
+        "earlier data."
+    )

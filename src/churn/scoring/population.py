@@ -12,6 +12,7 @@ import pandas as pd
 import pyarrow as pa
 
 from churn.data import Dataset
+from churn.purchases import POSITIVE, is_purchase
 
 log = logging.getLogger(__name__)
 
@@ -75,14 +76,16 @@ def account_for_customers(
     return no_purchase, rejects
 
 
-def buyers_before(transactions: pa.Table, as_of: pd.Timestamp) -> list[str]:
-    """Customers with a purchase (amount > 0) before ``as_of``."""
+def buyers_before(
+    transactions: pa.Table, as_of: pd.Timestamp, *, purchase_rule: str = POSITIVE
+) -> list[str]:
+    """Customers with a purchase (under ``purchase_rule``) before ``as_of``."""
     import pyarrow.compute as pc
 
     before = pc.less(
         transactions["timestamp"], pa.scalar(as_of.to_pydatetime(), pa.timestamp("us"))
     )
-    bought = pc.and_(before, pc.greater(transactions["amount"], 0))
+    bought = pc.and_(before, is_purchase(transactions["amount"], purchase_rule))
     return sorted(pc.unique(transactions.filter(bought)["customer_id"]).to_pylist())
 
 

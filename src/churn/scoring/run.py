@@ -91,7 +91,8 @@ def score_dataset(
     tables = engine.register(
         con, dataset.transactions, customers=dataset.customers, events=dataset.events
     )
-    end = labels.data_end(tables.transactions, end_date=end_date)
+    rule = manifest.training.label.purchase_rule  # the bundle's, as at training
+    end = labels.data_end(tables.transactions, end_date=end_date, purchase_rule=rule)
     day = resolve_as_of(as_of, end, dataset.transactions)
     warn_if_old(manifest.data_end, day, options.max_model_age_days)
     horizon = manifest.horizon_days
@@ -104,8 +105,9 @@ def score_dataset(
                 manifest.training.features,
                 events=tables.events,
                 horizon_days=horizon,
+                purchase_rule=rule,
             )
-            buyers = buyers_before(dataset.transactions, day)
+            buyers = buyers_before(dataset.transactions, day, purchase_rule=rule)
         else:
             features = build_features(
                 tables.transactions,
@@ -114,6 +116,7 @@ def score_dataset(
                 events=tables.events,
                 horizon_days=horizon,
                 active_within_days=None,
+                purchase_rule=rule,
             ).to_pandas()
             buyers = features["customer_id"].tolist()
         log.info("features at %s: %d buyers", day.date(), len(buyers))

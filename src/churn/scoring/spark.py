@@ -29,6 +29,7 @@ from churn import monitoring, offers
 from churn.bundle import Manifest
 from churn.errors import BundleError, ConfigError
 from churn.features import FeatureConfig, feature_query, finish_features, fit_btyd
+from churn.purchases import POSITIVE
 from churn.scoring.local import drift_of, plan_offers
 from churn.scoring.predict import explain
 from churn.scoring.rows import (
@@ -114,6 +115,7 @@ def features_on_spark(
     *,
     events: Any = None,
     horizon_days: int,
+    purchase_rule: str = POSITIVE,
 ) -> tuple[Any, Finish]:
     """Every buyer's features at ``as_of`` as a Spark DataFrame, without collecting them.
 
@@ -129,8 +131,9 @@ def features_on_spark(
         config: the bundle's feature config.
         events: the events table, when the model uses event features.
         horizon_days: the label horizon (BG/NBD expected purchases).
+        purchase_rule: which amounts are purchases (the bundle's ``label.purchase_rule``).
     """
-    query = feature_query(transactions, [as_of], config, events=events)
+    query = feature_query(transactions, [as_of], config, events=events, purchase_rule=purchase_rule)
     params: dict[pd.Timestamp, Any] = {}
     if config.btyd_enabled:
         summary = query.select("cutoff", "frequency", "first_day", "last_day", "c_days")

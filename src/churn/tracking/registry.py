@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from churn.errors import TrackingError
+from churn.model import OUT_OF_TIME
 from churn.promotion import Champion
 from churn.secrets import redact
 from churn.tracking.config import TrackingConfig, _configure, _failure, _tracking_errors
@@ -28,15 +29,17 @@ def current_champion(config: TrackingConfig) -> Champion | None:
         raise
     metrics: dict[str, float] = {}
     horizon: int | None = None
+    mode = OUT_OF_TIME
     if version.run_id:
         run = client.get_run(version.run_id)
         metrics = dict(run.data.metrics)
         param = run.data.params.get("label.horizon_days")
         horizon = int(param) if param is not None else None
+        mode = run.data.params.get("evaluation_mode", OUT_OF_TIME)
     tag = (version.tags or {}).get(HORIZON_TAG)
     if tag is not None:
         horizon = int(tag)
-    return Champion(str(version.version), metrics, horizon)
+    return Champion(str(version.version), metrics, horizon, mode)
 
 
 def fetch_champion(config: TrackingConfig) -> Champion | None:
