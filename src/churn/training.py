@@ -134,7 +134,7 @@ def train(
             ``settings.min_class_rows`` of each).
     """
     watch = stopwatch or Stopwatch()
-    evaluation_roles, deployment_roles = _plan(frame, settings, end=end)
+    evaluation_roles, deployment_roles = plan_recipe(frame, settings, end=end)
     log.info("evaluation roles: %s", evaluation_roles.to_dict())
     log.info("deployment roles: %s", deployment_roles.to_dict())
     features = model.feature_columns(list(frame.columns), exclude=config.exclude_features)
@@ -185,10 +185,15 @@ def train(
     )
 
 
-def _plan(
+def plan_recipe(
     frame: pd.DataFrame, settings: TrainConfig, *, end: pd.Timestamp
 ) -> tuple[model.CutoffRoles, model.CutoffRoles]:
-    """The evaluation and deployment roles, or why not even one cutoff can train."""
+    """The evaluation and deployment roles for data end ``end``, or why not one cutoff can train.
+
+    Raises:
+        InsufficientHistoryError: no cutoff holds ``settings.min_class_rows`` customers of each
+            class, saying how much history the horizon needs and what came in.
+    """
     cutoffs = sorted(frame["cutoff"].unique())
     horizon = settings.horizon_days
     if frame.empty:

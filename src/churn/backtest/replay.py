@@ -99,13 +99,7 @@ def fit_at(
     seed: int,
 ) -> training.Recipe:
     """The recipe ``pipelines.train`` would deploy with data end ``date``, from ``known`` rows."""
-    evaluation_roles, deployment_roles = model.plan_roles(
-        sorted(known["cutoff"].unique()),
-        end=date,
-        horizon_days=settings.horizon_days,
-        step_days=settings.step_days,
-        usable=training.usable_cutoffs(known),
-    )
+    evaluation_roles, deployment_roles = training.plan_recipe(known, settings, end=date)
     params = model.tune(
         known, evaluation_roles, features, config, horizon_days=settings.horizon_days, seed=seed
     )
