@@ -42,7 +42,7 @@ def _scored(tx: pd.DataFrame, plan: backtest.BacktestPlan, date: pd.Timestamp) -
     table = training_table.build(
         tables.transactions, list(plan.cutoffs), FeatureConfig(), LABEL, end=end
     ).to_pandas()
-    one_date = backtest.BacktestPlan((date,), plan.cutoffs, plan.horizon_days)
+    one_date = backtest.BacktestPlan((date,), plan.cutoffs, 90, 30, LABEL.n_cutoffs)
     replayed = backtest.replay(table, one_date, MODEL, SETTINGS, seed=3)
     return replayed.predictions.sort_values("customer_id").reset_index(drop=True)
 

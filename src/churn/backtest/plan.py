@@ -47,11 +47,19 @@ class BacktestPlan:
     dates: tuple[pd.Timestamp, ...]
     cutoffs: tuple[pd.Timestamp, ...]  # latest first: the dates and each date's recipe cutoffs
     horizon_days: int
+    step_days: int  # the recipe's cutoff step (label.step_days)
+    n_cutoffs: int  # the recipe's labelled cutoffs (label.n_cutoffs)
 
-    def known_before(self, date: pd.Timestamp) -> list[pd.Timestamp]:
-        """The cutoffs whose label window has ended by ``date``: what the recipe at it may use."""
-        horizon = pd.Timedelta(days=self.horizon_days)
-        return [c for c in self.cutoffs if c + horizon <= date]
+    def recipe_cutoffs(self, date: pd.Timestamp) -> list[pd.Timestamp]:
+        """The labelled cutoffs ``pipelines.train`` would use with data end ``date``.
+
+        ``date - H - k * step`` for ``k < n_cutoffs``, latest first: every label window ends
+        by ``date``. Cutoffs before the data start (not in :attr:`cutoffs`) are left out.
+        """
+        first = date - pd.Timedelta(days=self.horizon_days)
+        grid = [first - pd.Timedelta(days=k * self.step_days) for k in range(self.n_cutoffs)]
+        known = set(self.cutoffs)
+        return [c for c in grid if c in known]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dates."""
@@ -59,6 +67,8 @@ class BacktestPlan:
             "dates": [str(d.date()) for d in self.dates],
             "cutoffs": [str(c.date()) for c in self.cutoffs],
             "horizon_days": self.horizon_days,
+            "step_days": self.step_days,
+            "n_cutoffs": self.n_cutoffs,
         }
 
 
@@ -97,7 +107,13 @@ def plan_backtest(
             cutoff = date - horizon - pd.Timedelta(days=k * label.step_days)
             if cutoff > start:
                 cutoffs.add(cutoff)
-    plan = BacktestPlan(tuple(dates), tuple(sorted(cutoffs, reverse=True)), label.horizon_days)
+    plan = BacktestPlan(
+        tuple(dates),
+        tuple(sorted(cutoffs, reverse=True)),
+        label.horizon_days,
+        label.step_days,
+        label.n_cutoffs,
+    )
     log.info(
         "backtest: %d as-of dates %s..%s; one feature query over %d cutoffs",
         len(dates),

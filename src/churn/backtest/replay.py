@@ -45,13 +45,13 @@ def replay(
 ) -> Replay:
     """The deployed recipe at each date of ``plan``, scored on the customers at that date.
 
-    At a date ``A`` the recipe gets only the rows of cutoffs whose label window ended by ``A``
-    (features before the cutoff, labels before ``A``): what ``pipelines.train`` would get with
-    data end ``A``. It plans its roles, tunes when configured and fits the deployment recipe
-    (calibration on the latest labelled cutoff); the evaluation fit of a training run is skipped,
-    since the date itself is the test. The customers of the population at ``A`` are then scored
-    by the deployed model, every baseline fitted beside it and each reference scorer, and
-    labelled by what happened in ``[A, A + H)``.
+    At a date ``A`` the recipe gets only the rows of the cutoffs ``pipelines.train`` would
+    label with data end ``A`` (:meth:`BacktestPlan.recipe_cutoffs`: every label window ends by
+    ``A``, features come from before each cutoff). It plans its roles, tunes when configured
+    and fits the deployment recipe (calibration on the latest labelled cutoff); the evaluation
+    fit of a training run is skipped, since the date itself is the test. The customers of the
+    population at ``A`` are then scored by the deployed model, every baseline fitted beside it
+    and each reference scorer, and labelled by what happened in ``[A, A + H)``.
 
     Args:
         frame: the labelled table over ``plan.cutoffs``.
@@ -68,7 +68,7 @@ def replay(
     recipes: dict[str, dict[str, Any]] = {}
     baselines: list[str] = []
     for date in tqdm(plan.dates, desc="backtest dates", unit="date", leave=False):
-        known = frame[frame["cutoff"].isin(plan.known_before(date))]
+        known = frame[frame["cutoff"].isin(plan.recipe_cutoffs(date))]
         with watch.stage("fit"):
             recipe = fit_at(known, date, features, config, settings, seed=seed)
         at_date = frame[frame["cutoff"] == date]
