@@ -9,15 +9,16 @@ customers. :func:`churn.training.train` runs it twice: for the evaluation and fo
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from churn import baselines, calibration, model
+from churn import baselines, calibration, model, seasonal
 from churn.errors import ConfigError
 from churn.features import FeatureConfig
 from churn.labels import LabelConfig
@@ -44,6 +45,7 @@ class TrainConfig:
     reference_bins: int = 10
     calibration_folds: int = 5
     min_class_rows: int = 20
+    seasonal: seasonal.SeasonalSettings = field(default_factory=seasonal.SeasonalSettings)
 
     @classmethod
     def from_settings(
@@ -72,6 +74,7 @@ class TrainConfig:
                 reference_bins=int(train.get("reference_bins", 10)),
                 calibration_folds=int(train.get("calibration_folds", 5)),
                 min_class_rows=int(train.get("min_class_rows", 20)),
+                seasonal=_seasonal_settings(train.get("seasonal") or {}),
             )
         except (TypeError, ValueError) as err:
             raise ConfigError(f"train: expected numbers for its settings; {err}") from err
@@ -81,6 +84,29 @@ class TrainConfig:
                 f"{config.calibration_folds} and {config.min_class_rows}"
             )
         return config
+
+
+def _seasonal_settings(values: Mapping[str, Any]) -> seasonal.SeasonalSettings:
+    """``train.seasonal`` as settings; unknown keys are refused."""
+    known = set(seasonal.SeasonalSettings.__dataclass_fields__)
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(
+            f"train.seasonal: unknown keys {unknown}; expected some of {sorted(known)}"
+        )
+    settings = seasonal.SeasonalSettings(
+        enabled=bool(values.get("enabled", True)),
+        tolerance_days=int(values.get("tolerance_days", 20)),
+        min_population_share=float(values.get("min_population_share", 0.25)),
+        min_tenure_share=float(values.get("min_tenure_share", 0.5)),
+        min_rows=int(values.get("min_rows", 200)),
+    )
+    if settings.tolerance_days < 0 or not 0 <= settings.min_population_share <= 1:
+        raise ConfigError(
+            "train.seasonal: expected tolerance_days >= 0 and min_population_share in [0, 1]; "
+            f"got {settings.tolerance_days} and {settings.min_population_share}"
+        )
+    return settings
 
 
 @dataclass
@@ -100,6 +126,7 @@ class Recipe:
     training_customers: int
     calibration_rows: int
     out_of_fold: pd.DataFrame | None = None
+    seasonal: seasonal.SeasonalShift | None = None
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready description for the manifest and the run's params."""
@@ -110,6 +137,8 @@ class Recipe:
             "calibration_rows": self.calibration_rows,
             "holdout_rows": self.lightgbm.holdout_rows,
             "best_iteration": self.lightgbm.best_iteration,
+            "seasonal": None if self.seasonal is None else self.seasonal.to_dict(),
+            "seasonal_shift": 0.0 if self.seasonal is None else self.seasonal.shift,
         }
 
 
@@ -167,6 +196,20 @@ def fit_recipe(
         gap = model.largest_difference(deployable, calibrated, cal_rows[list(features)])
     if gap > 1e-9:
         raise RuntimeError(f"fit_recipe: the stored model differs from the fitted one by {gap}")
+    shift = None
+    if roles.calibration is not None:
+        shift = seasonal.year_ago_shift(
+            frame,
+            lambda rows: predict(deployable, rows, features),
+            target=roles.target,
+            calibration=roles.calibration,
+            horizon_days=settings.horizon_days,
+            settings=settings.seasonal,
+        )
+        if shift.shift:
+            deployable = dataclasses.replace(deployable, offset=shift.shift)
+        else:
+            log.info("seasonal recalibration for %s: none (%s)", roles.target.date(), shift.reason)
     log.info(
         "%s recipe: %d training rows (%d customers) on %d cutoffs %s..%s; calibration %s (%d rows)",
         roles.name,
@@ -188,6 +231,7 @@ def fit_recipe(
         training_customers=int(train_rows["customer_id"].nunique()),
         calibration_rows=len(cal_rows),
         out_of_fold=out_of_fold,
+        seasonal=shift,
     )
 
 

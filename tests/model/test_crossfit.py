@@ -115,3 +115,29 @@ def test_with_calibrator_serves_the_calibrated_log_odds(rows: pd.DataFrame, tmp_
     np.testing.assert_allclose(served.predict_proba(rows[FEATURES])[:, 1], expected)
     np.testing.assert_allclose(loaded.predict_proba(rows[FEATURES])[:, 1], expected)
     assert model.with_calibrator(plain, None).calibration == "none"
+
+
+def test_an_offset_moves_the_log_odds_and_survives_a_reload(
+    rows: pd.DataFrame, tmp_path: Path
+) -> None:
+    import dataclasses
+    import json
+
+    from scipy.special import logit
+
+    fitted = model.fit_lightgbm(rows, FEATURES, SMALL, seed=0)
+    plain = model.with_calibrator(
+        model.ChurnModel.from_fitted(fitted.pipeline), model.Calibrator("sigmoid", a=-1.0)
+    )
+    shifted = dataclasses.replace(plain, offset=-0.3)
+    shifted.save(tmp_path)
+    loaded = model.ChurnModel.load(tmp_path)
+    before = plain.predict_proba(rows[FEATURES])[:, 1]
+    np.testing.assert_allclose(
+        logit(loaded.predict_proba(rows[FEATURES])[:, 1]), logit(before) - 0.3, atol=1e-9
+    )
+    path = tmp_path / "model.json"
+    values = json.loads(path.read_text(encoding="utf-8"))
+    path.write_text(json.dumps(values).replace('"offset": -0.3', '"offset": NaN'), encoding="utf-8")
+    with pytest.raises(ValueError, match="offset: expected a finite log-odds"):
+        model.ChurnModel.load(tmp_path)

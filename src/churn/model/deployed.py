@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from scipy.special import expit
+from scipy.special import expit, logit
 from sklearn.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ MODEL_JSON = "model.json"
 FORMAT_VERSION = 1
 _CALIBRATIONS = ("isotonic", "sigmoid")
 _INPUTS = ("raw_score", "probability")
+_OFFSET_EPS = 1e-6
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ class ChurnModel:
     best_iteration: int
     calibrators: tuple[Calibrator, ...] = ()
     calibration_input: str = "raw_score"  # what the calibrators map: raw_score or probability
+    offset: float = 0.0  # log-odds added last: the seasonal recalibration (churn.seasonal)
 
     @property
     def calibration(self) -> str:
@@ -133,6 +135,8 @@ class ChurnModel:
         else:
             scores = self.booster_output(frame, raw_score=self.calibration_input == "raw_score")
             p = np.mean([c.apply(scores) for c in self.calibrators], axis=0)
+        if self.offset:
+            p = expit(logit(np.clip(p, _OFFSET_EPS, 1 - _OFFSET_EPS)) + self.offset)
         return np.column_stack([1.0 - p, p])
 
     def contributions(self, frame: pd.DataFrame, *, threads: int = 0) -> pd.DataFrame:
@@ -159,6 +163,7 @@ class ChurnModel:
             "best_iteration": self.best_iteration,
             "calibrators": [c.to_dict() for c in self.calibrators],
             "calibration_input": self.calibration_input,
+            "offset": self.offset,
         }
         text = json.dumps(description, sort_keys=True, indent=1, allow_nan=False)
         (root / MODEL_JSON).write_text(text + "\n", encoding="utf-8")
@@ -192,7 +197,10 @@ class ChurnModel:
                 Calibrator.from_dict(c, where=where) for c in values.get("calibrators") or ()
             ),
             calibration_input=str(values.get("calibration_input")),
+            offset=float(values.get("offset", 0.0)),
         )
+        if not math.isfinite(model.offset):
+            raise ValueError(f"{where}: offset: expected a finite log-odds; got {model.offset}")
         if model.calibration_input not in _INPUTS:
             raise ValueError(
                 f"{where}: calibration_input: expected one of {_INPUTS}; got "
