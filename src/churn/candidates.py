@@ -64,13 +64,14 @@ def deployable_baselines(
     """
     out: dict[str, model.ChurnModel] = {}
     why: dict[str, str] = {}
+    retained = rows[rows[model.LABEL] == 0]  # the reasons' zero point: a typical retained customer
     recency = fitted["recency"]
     if isinstance(recency, baselines.RecencyBaseline):
         iso = recency.isotonic
         scorer = simple.RecencyScorer(
             tuple(float(v) for v in iso.X_thresholds_),
             tuple(float(v) for v in iso.y_thresholds_),
-            float(rows["recency_days"].median()),
+            float(retained["recency_days"].median()),
         )
         out["recency"] = _checked(scorer, features, recency, rows)
     rfm = fitted["rfm_logistic"]
@@ -101,8 +102,8 @@ def deployable_baselines(
         params,
         horizon_days,
         time_unit_days,
-        float(rows["recency_days"].median()),
-        float(rows["frequency"].median()),
+        float(retained["recency_days"].median()),
+        float(retained["frequency"].median()),
         float(np.nanmean(column)),
     )
     out["bgnbd"] = model.ChurnModel.from_scorer(bgnbd, features)

@@ -11,10 +11,13 @@ A deployed baseline (docs/model-store.md) is one of
   rows the scorer was built on, with a warning naming how many rows.
 
 Each gives contributions in log-odds per input plus ``bias`` (summing to the logit of its
-probability), the frame :func:`churn.reasons.top_reasons` turns into plain words: ``recency``
-one term (the change from the training median's recency); ``rfm_logistic`` coefficient x
-standardised value; ``bgnbd`` the change in the BG/NBD probability (with the parameters of the
-latest training cutoff) when recency, or frequency, is set to the training median.
+probability), the frame :func:`churn.reasons.top_reasons` turns into plain words. The zero
+point is a typical retained customer (the medians of the training rows that did not churn), so
+a customer at risk has terms that push their score up: ``recency`` one term (the log-odds above
+that customer's recency); ``rfm_logistic`` coefficient x standardised value; ``bgnbd``
+recency's and frequency's two-input Shapley shares of the BG/NBD log-odds (with the parameters
+of the latest training cutoff) above those of a customer with the retained median's recency
+and frequency.
 """
 
 from __future__ import annotations
@@ -75,7 +78,7 @@ class RecencyScorer:
 
     x: tuple[float, ...]
     y: tuple[float, ...]
-    reference: float  # the training rows' median recency: the contribution's zero point
+    reference: float  # the retained training rows' median recency: the contributions' zero point
 
     kind = RECENCY
     inputs = ("recency_days",)
@@ -86,7 +89,7 @@ class RecencyScorer:
         return np.interp(np.clip(days, self.x[0], self.x[-1]), self.x, self.y)
 
     def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """One term, ``recency_days``: the log-odds above the median customer's; plus ``bias``."""
+        """One term, ``recency_days``: the log-odds above the reference's; plus ``bias``."""
         bias = float(_logit(np.interp([self.reference], self.x, self.y))[0])
         term = _logit(self.probability(frame)) - bias
         return pd.DataFrame({"recency_days": term, "bias": bias}, index=frame.index)
@@ -205,19 +208,28 @@ class BGNBDScorer:
         return btyd.p_no_purchase(self.params, t, x, t_x, big_t)
 
     def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Per row: the log-odds lost when recency, or frequency, is the training median's."""
+        """Per row: recency's and frequency's share of the log-odds above the reference's.
+
+        The two-input Shapley split of ``logit p(r, f) - logit p(r0, f0)`` (``r0, f0`` the
+        retained training customers' medians, the row's own tenure): each input's effect of
+        moving from the median to the row's value, averaged over the other input at its median
+        and at the row's value.
+        ``bias`` is the rest, so the terms add up to the served probability's log-odds.
+        """
         rows = frame[["recency_days", "frequency", "tenure_days"]].astype("float64")
         rows = rows.fillna({"recency_days": self.median_recency, "frequency": 1.0})
         rows["tenure_days"] = rows["tenure_days"].fillna(rows["recency_days"])
+        usual = np.minimum(self.median_recency, rows["tenure_days"])
         own = _logit(self._bgnbd(rows))
-        usual_recency = rows.assign(
-            recency_days=np.minimum(self.median_recency, rows["tenure_days"])
+        at_recency = _logit(self._bgnbd(rows.assign(recency_days=usual)))
+        at_frequency = _logit(self._bgnbd(rows.assign(frequency=self.median_frequency)))
+        at_both = _logit(
+            self._bgnbd(rows.assign(recency_days=usual, frequency=self.median_frequency))
         )
-        usual_frequency = rows.assign(frequency=self.median_frequency)
         out = pd.DataFrame(
             {
-                "recency_days": own - _logit(self._bgnbd(usual_recency)),
-                "frequency": own - _logit(self._bgnbd(usual_frequency)),
+                "recency_days": 0.5 * ((own - at_recency) + (at_frequency - at_both)),
+                "frequency": 0.5 * ((own - at_frequency) + (at_recency - at_both)),
             },
             index=frame.index,
         )
