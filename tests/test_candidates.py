@@ -127,3 +127,37 @@ def test_published_baseline_reloads_and_predicts_as_fitted(
 def test_check_rule_rejects_bad_settings(metric: str, margin: float) -> None:
     with pytest.raises(ConfigError, match=r"train\.selection"):
         candidates.check_rule(metric, margin)
+
+
+def test_model_card_says_what_was_chosen_and_why(outcome: training.TrainingOutcome) -> None:
+    from churn.reports.summaries import deployed_name, selection_text
+
+    text = selection_text(outcome.evaluation.selection)
+
+    assert text.startswith("recency: lowest validation brier")
+    assert "on the calibration cutoff" in text
+    assert text.index("recency 0.") < text.index("lightgbm 0.")  # sorted, best first
+    assert selection_text(None).startswith("not recorded")
+    assert deployed_name("bgnbd") == "the BG/NBD baseline"
+
+
+@pytest.mark.parametrize(("margin", "chosen"), [(0.0, "recency"), (0.05, "lightgbm")])
+def test_select_prefers_lightgbm_within_the_margin(margin: float, chosen: str) -> None:
+    rng = np.random.default_rng(0)
+    truth = rng.uniform(0.05, 0.95, 4000)
+    y = (rng.random(truth.size) < truth).astype(int)
+    noisy = np.clip(truth + rng.normal(0, 0.15, truth.size), 0, 1)  # Brier about 0.02 worse
+
+    selection = candidates.select(
+        {"lightgbm": noisy, "recency": truth},
+        y,
+        metric="brier",
+        margin=margin,
+        validation="a test",
+        unavailable={"bgnbd": "off"},
+    )
+
+    assert selection.chosen == chosen
+    assert selection.rows == truth.size
+    assert [c.name for c in selection.candidates] == ["lightgbm", "recency"]
+    assert selection.reason.endswith("; bgnbd not a candidate: off")
