@@ -111,7 +111,7 @@ def test_score_at_risk_list(scored: score.ScoreResult) -> None:
     assert set(low["offer"].dropna()) <= {"onboarding_nudge"}
     benefit = at_risk["expected_net_benefit"].dropna()
     assert (np.diff(benefit.to_numpy()) <= 1e-9).all()  # sorted by expected net benefit
-    assert (benefit > 0).all()
+    assert (parquet["expected_net_benefit"].dropna() > 0).all()  # the CSV rounds to cents
     offered = at_risk[at_risk["offer"].notna()]
     assert not offered["control_group"].any()
     assert (at_risk.loc[at_risk["status"] == "lapsed", "offer"].dropna() == "win_back").all()
