@@ -55,6 +55,7 @@ REALISTIC: dict[str, Any] = {
     "nps_detractor": 1.0,
     "btyd_p_alive": 0.31,
     "btyd_expected_purchases": 0.4,
+    "btyd_p_no_purchase": 0.62,
 }
 
 

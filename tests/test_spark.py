@@ -110,7 +110,7 @@ def test_training_table_on_spark_equals_duckdb(
         written.drop(columns=[c for c in written if c.startswith("btyd_")]),
         on_duckdb.drop(columns=[c for c in on_duckdb if c.startswith("btyd_")]),
     )
-    for name in ("btyd_p_alive", "btyd_expected_purchases"):
+    for name in ("btyd_p_alive", "btyd_expected_purchases", "btyd_p_no_purchase"):
         np.testing.assert_allclose(written[name], on_duckdb[name], rtol=1e-5, atol=1e-5)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -136,8 +137,9 @@ def _latest(table: pd.DataFrame, n: int) -> pd.DataFrame:
 
 def test_train_short_history_cross_fits_calibration(small_training_table: pd.DataFrame) -> None:
     recent = _latest(small_training_table, 5)  # no calibration cutoff with 2 training cutoffs
+    keep_lightgbm = dataclasses.replace(SETTINGS, selection_margin=1.0)
 
-    outcome = training.train(recent, CONFIG, SETTINGS, end=_end(recent), seed=0)
+    outcome = training.train(recent, CONFIG, keep_lightgbm, end=_end(recent), seed=0)
 
     roles = outcome.evaluation.roles
     assert (roles.calibration_mode, roles.evaluation_mode) == ("cross_fitted", "out_of_time")
@@ -151,14 +153,40 @@ def test_train_short_history_cross_fits_calibration(small_training_table: pd.Dat
     assert deployed.model.calibration == "isotonic"
     assert deployed.model.calibration_input == "raw_score"
     assert outcome.evaluation.summary()["calibration_mode"] == "cross_fitted"
+    assert outcome.evaluation.selection.chosen == "lightgbm"  # bgnbd validated better, by less
+    assert "best baseline bgnbd" in outcome.evaluation.selection.reason
+
+
+def test_train_short_history_deploys_bgnbd_when_it_validates_better(
+    small_training_table: pd.DataFrame,
+) -> None:
+    recent = _latest(small_training_table, 5)  # two training cutoffs: the trees know little
+
+    outcome = training.train(recent, CONFIG, SETTINGS, end=_end(recent), seed=0)
+
+    selection = outcome.evaluation.selection
+    scores = {c.name: c.brier for c in selection.candidates}
+    assert selection.chosen == "bgnbd" == min(scores, key=lambda n: scores[n])
+    assert selection.validation == "the training cutoffs, out of fold by customer"
+    assert selection.rows == outcome.evaluation.training_rows
+    assert outcome.deployment.model.kind == "bgnbd"
+    assert outcome.deployment.selection.chosen == "bgnbd"
+    test = outcome.split("test")
+    np.testing.assert_allclose(
+        test["model"],
+        recent.set_index(["customer_id", "cutoff"]).loc[
+            pd.MultiIndex.from_frame(test[["customer_id", "cutoff"]]), "btyd_p_no_purchase"
+        ],
+    )
 
 
 def test_train_one_cutoff_evaluates_in_time_out_of_fold(
     small_training_table: pd.DataFrame,
 ) -> None:
     latest = _latest(small_training_table, 1)
+    keep_lightgbm = dataclasses.replace(SETTINGS, selection_margin=1.0)  # bgnbd validates better
 
-    outcome = training.train(latest, CONFIG, SETTINGS, end=_end(latest), seed=0)
+    outcome = training.train(latest, CONFIG, keep_lightgbm, end=_end(latest), seed=0)
 
     roles = outcome.evaluation.roles
     assert roles.in_time
@@ -207,3 +235,19 @@ def test_train_does_not_depend_on_row_order(
         training.predict(again.deployment.model, latest, again.deployment.features),
         training.predict(outcome.deployment.model, latest, outcome.deployment.features),
     )
+
+
+def test_train_selects_lightgbm_on_the_small_demo(outcome: training.TrainingOutcome) -> None:
+    selection = outcome.evaluation.selection
+    scores = {c.name: c for c in selection.candidates}
+
+    assert set(scores) == {"lightgbm", "recency", "rfm_logistic", "bgnbd"}
+    assert (
+        selection.validation
+        == f"the calibration cutoff {outcome.evaluation.roles.calibration.date()}"
+    )
+    assert selection.rows == outcome.evaluation.calibration_rows == scores["lightgbm"].rows
+    # measured: lightgbm 0.111, bgnbd 0.119, recency 0.132, rfm_logistic 0.135
+    assert scores["lightgbm"].brier < min(c.brier for n, c in scores.items() if n != "lightgbm")
+    assert selection.chosen == "lightgbm"
+    assert outcome.deployment.model.kind == "calibrated-lightgbm"

@@ -24,6 +24,7 @@ from sklearn.preprocessing import StandardScaler
 
 from churn import btyd
 from churn.errors import DataError
+from churn.model.simple import bgnbd_summary
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,11 @@ class RecencyBaseline:
     def __init__(self) -> None:
         self._iso = IsotonicRegression(increasing=True, out_of_bounds="clip", y_min=0, y_max=1)
 
+    @property
+    def isotonic(self) -> IsotonicRegression:
+        """The fitted monotone map (for :class:`churn.model.simple.RecencyScorer`)."""
+        return self._iso
+
     def fit(self, frame: pd.DataFrame, y: np.ndarray | pd.Series) -> RecencyBaseline:
         """Fit the monotone map on training rows."""
         x = _columns(frame, ("recency_days",), "RecencyBaseline.fit")["recency_days"].to_numpy()
@@ -86,6 +92,11 @@ class RFMLogisticBaseline:
         self._model: Pipeline = make_pipeline(
             StandardScaler(), LogisticRegression(max_iter=1000, random_state=seed)
         )
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """The fitted scaler + regression (for :class:`churn.model.simple.RFMLogisticScorer`)."""
+        return self._model
 
     @staticmethod
     def _design(frame: pd.DataFrame, where: str) -> np.ndarray:
@@ -128,11 +139,7 @@ class BGNBDBaseline:
         if "cutoff" not in frame.columns:
             raise DataError(f"{where}: expected a 'cutoff' column; got {list(frame.columns)}")
         unit = self.time_unit_days
-        x = np.maximum(values["frequency"].to_numpy() - 1, 0)
-        big_t = np.maximum(values["tenure_days"].to_numpy(), 0.0) / unit
-        span = (values["tenure_days"] - values["recency_days"]).to_numpy()
-        t_x = np.where(x > 0, np.clip(span, 0.0, None) / unit, 0.0)
-        t_x = np.minimum(t_x, big_t)
+        x, t_x, big_t = bgnbd_summary(values, unit)
         out = np.empty(len(frame))
         cutoffs = frame["cutoff"].to_numpy()
         previous: btyd.BGNBDParams | None = None

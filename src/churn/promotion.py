@@ -1,15 +1,18 @@
 """When a new model may become the registry's ``champion`` (docs/training.md).
 
-A model is promoted when it beats every baseline on its test cutoff in each gate metric, and
-its test metrics are no worse than the current champion's recorded ones (within a tolerance)
-for the same horizon. Otherwise it stays ``challenger``. The decision is a pure function of the
+A model (the deployed candidate: LightGBM or a baseline chosen by validation,
+:mod:`churn.candidates`) is promoted when on its test cutoff it is no worse than the best
+baseline in each gate metric, and no worse than the current champion's recorded test metrics,
+both within a tolerance, for the same horizon. Otherwise it stays ``challenger``. With no
+champion at all it is promoted whatever the baselines say (their comparison is recorded), so a
+fresh store always ends training with a model to score with. The decision is a pure function of the
 recorded metrics and the current champion's record, which :mod:`churn.tracking` fetches;
 tracking then applies the decision to the registry.
 
 In-time metrics (a history too short for an out-of-time test cutoff) are never compared: such
 a version is promoted only when there is no champion at all (so that scoring has a model) and
 otherwise stays ``challenger``; a champion evaluated in time is replaced by any new version
-that beats the baselines out of time, as its own metrics cannot be compared.
+no worse than the best baseline out of time, as its own metrics cannot be compared.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from churn.model.roles import IN_TIME, OUT_OF_TIME
 
 @dataclass(frozen=True)
 class PromotionConfig(Config):
-    """Gate metrics and the tolerance against the champion (``promotion`` in conf/train.yaml)."""
+    """Gate metrics and the tolerance against the best baseline and the champion
+    (``promotion`` in conf/train.yaml)."""
 
     section: ClassVar[str] = "promotion"
 
@@ -73,12 +77,14 @@ class Decision:
         return {"promote": self.promote, "reasons": list(self.reasons)}
 
 
-def _beats(metric: str, new: float, old: float) -> bool:
-    if math.isnan(new) or math.isnan(old):
-        return False
-    if evaluation.METRIC_DIRECTIONS[metric] == "higher":
-        return new > old
-    return new < old
+def _best(metric: str, values: Mapping[str, float]) -> tuple[str, float] | None:
+    """The best baseline's name and value in ``metric`` (None when none has a value)."""
+    known = {name: v for name, v in values.items() if not math.isnan(v)}
+    if not known:
+        return None
+    higher = evaluation.METRIC_DIRECTIONS[metric] == "higher"
+    name = (max if higher else min)(known, key=lambda n: known[n])
+    return name, known[name]
 
 
 def decide(
@@ -94,7 +100,7 @@ def decide(
 
     Args:
         metrics: ``test/<metric>`` for the model, ``test/<baseline>/<metric>`` for baselines.
-        baselines: the baselines the model must beat.
+        baselines: the baselines the model must be no worse than (the best of them).
         horizon_days: the new model's label horizon.
         policy: gate metrics and tolerance.
         champion: the current champion, None when there is none.
@@ -119,9 +125,12 @@ def against_baselines(
     policy: PromotionConfig,
     evaluation_mode: str = OUT_OF_TIME,
 ) -> Decision:
-    """The first half of the gate: the model must beat every baseline in each gate metric.
+    """The first half of the gate: in each gate metric, the model must be no worse than the best
+    baseline in that metric, within ``policy.tolerance``.
 
-    In-time metrics are not compared: the decision is then not to promote on them.
+    A deployed baseline is compared like any model (with itself among the baselines it is
+    equal to the best or within the tolerance of it). In-time metrics are not compared: the
+    decision is then not to promote on them.
     """
     if evaluation_mode == IN_TIME:
         return Decision(False, ["in-time evaluation: not compared with the baselines"])
@@ -129,13 +138,19 @@ def against_baselines(
     promote = True
     for metric in policy.metrics:
         new = metrics.get(f"test/{metric}", math.nan)
-        for baseline in baselines:
-            old = metrics.get(f"test/{baseline}/{metric}", math.nan)
-            ok = _beats(metric, new, old)
-            promote &= ok
-            reasons.append(
-                f"{metric} {new:.4f} {'beats' if ok else 'does not beat'} {baseline} {old:.4f}"
-            )
+        best = _best(metric, {b: metrics.get(f"test/{b}/{metric}", math.nan) for b in baselines})
+        if best is None:
+            reasons.append(f"{metric}: no baseline has a value; not compared")
+            continue
+        name, old = best
+        ok = not math.isnan(new) and evaluation.is_better(
+            metric, new, old, tolerance=policy.tolerance
+        )
+        promote &= ok
+        reasons.append(
+            f"{metric} {new:.4f} {'is no worse than' if ok else 'is worse than'} the best "
+            f"baseline {name} {old:.4f} (tolerance {policy.tolerance})"
+        )
     return Decision(promote, reasons)
 
 
@@ -151,7 +166,8 @@ def against_champion(
     """The second half of the gate, on top of :func:`against_baselines`'s decision.
 
     The model must be no worse than the current champion's recorded test metrics (within the
-    tolerance), for the same horizon; with no champion only the baselines decide. A model
+    tolerance), for the same horizon. With no champion the model is promoted whatever the
+    baselines said (so that scoring has a model; the checks stay in the reasons). A model
     evaluated in time is promoted only when there is no champion; a champion evaluated in time
     is not compared with, so the baselines alone decide.
     """
@@ -166,7 +182,12 @@ def against_champion(
             "challenger"
         )
     elif champion is None:
-        reasons.append("no current champion")
+        reasons.append(
+            "no current champion"
+            if promote
+            else "no current champion: promoted so that scoring has a model"
+        )
+        promote = True
     elif champion.horizon_days != horizon_days:
         promote = False
         reasons.append(

@@ -5,12 +5,14 @@
 the baselines and the local store's champion, stores the model as a new version (champion when
 it passed), and only then logs the run, so an unreachable tracking server loses nothing and
 blocks no promotion. In-time metrics never pass the gate (:mod:`churn.promotion`); the run's
-params and tags carry ``evaluation_mode`` and ``calibration_mode``.
+params and tags carry ``evaluation_mode``, ``calibration_mode`` and the selected candidate, its
+metrics each candidate's validation scores (``selection/<candidate>/brier``).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,12 +48,17 @@ def describe(
     fingerprint: Mapping[str, Any],
     vs_baselines: promotion.Decision,
 ) -> bundle.Manifest:
-    """The deployed model's manifest (its files and digests are filled in by the save)."""
+    """The deployed model's manifest (its files and digests are filled in by the save).
+
+    ``model.params`` holds LightGBM's parameters, or a deployed baseline's own.
+    """
+    deployed = outcome.deployment.model
+    params = dict(outcome.params) if deployed.simple is None else deployed.simple.to_dict()
     return bundle.Manifest(
         name=name,
         created_at=pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
         data_end=str(pd.Timestamp(end).date()),
-        model=bundle.ModelSpec(kind=bundle.MODEL_KIND, files={}, params=dict(outcome.params)),
+        model=bundle.ModelSpec(kind=deployed.kind, files={}, params=params),
         features=tuple(bundle.FeatureSpec(n, d) for n, d in outcome.feature_dtypes.items()),
         training=settings,
         metrics={k: v for k, v in outcome.metrics.items() if k.startswith("test/")},
@@ -60,6 +67,7 @@ def describe(
         promotion=vs_baselines.to_dict(),
         data_fingerprint=dict(fingerprint),
         reference_distributions=outcome.references,
+        selection=outcome.evaluation.selection,
     )
 
 
@@ -161,6 +169,7 @@ def publish(
                 for k, v in outcome.deployment.summary().items()
                 if isinstance(v, int | float) and not isinstance(v, bool)
             },
+            **selection_metrics(outcome.evaluation.selection),
         },
         model=outcome.deployment.model,
         bundle_dir=saved.path,
@@ -180,11 +189,27 @@ def publish(
 
 
 def _modes(outcome: TrainingOutcome) -> dict[str, str]:
-    """How the evaluation was measured and how the deployed model was calibrated."""
+    """How the evaluation was measured, how the deployed model was calibrated, what it is."""
+    selection = outcome.evaluation.selection
     return {
         "evaluation_mode": outcome.evaluation.roles.evaluation_mode,
         "calibration_mode": outcome.deployment.roles.calibration_mode,
+        "selection/chosen": outcome.deployment.selection.chosen,
+        "selection/rule": selection.rule,
+        "selection/validation": selection.validation,
     }
+
+
+def selection_metrics(selection: bundle.Selection) -> dict[str, float]:
+    """``selection/<candidate>/<metric>`` of each candidate's validation, finite values only."""
+    out: dict[str, float] = {}
+    for score in selection.candidates:
+        for name in ("brier", "roc_auc", "ece"):
+            value = float(getattr(score, name))
+            if math.isfinite(value):  # an undefined metric (one class) is left out
+                out[f"selection/{score.name}/{name}"] = value
+        out[f"selection/{score.name}/rows"] = float(score.rows)
+    return out
 
 
 def _local_champion(store: bundle.ModelStore) -> promotion.Champion | None:

@@ -192,6 +192,10 @@ _FIXED: dict[str, Callable[[Row], str]] = {
     "btyd_expected_purchases": lambda r: (
         f"expected to buy on only {_known(r, 'btyd_expected_purchases'):.1f} days in the horizon"
     ),
+    "btyd_p_no_purchase": lambda r: (
+        f"purchase pattern says {_share(_num(r, 'btyd_p_no_purchase'))} likely to buy nothing "
+        "in the horizon"
+    ),
 }
 
 
@@ -287,7 +291,7 @@ _FAMILIES: list[tuple[str, re.Pattern[str]]] = [
         "inactivity",
         re.compile(
             r"recency_days|recency_gap_ratio|gap_last_days|gap_max_days|btyd_p_alive"
-            r"|btyd_expected_purchases"
+            r"|btyd_expected_purchases|btyd_p_no_purchase"
         ),
     ),
     ("trend", re.compile(r"(purchase|spend)_trend_\d+d")),

@@ -1,10 +1,12 @@
-"""One training recipe: fit LightGBM, calibrate, fit the baselines, score the splits.
+"""One training recipe: fit LightGBM, calibrate, fit the baselines, choose, score the splits.
 
 :func:`fit_recipe` follows the roles (:func:`churn.model.plan_roles`): with a calibration cutoff
 the calibrator is fitted on its rows (out of time); without one it is cross-fitted on the
 training rows by customer (:func:`churn.model.cross_fit`), and for an in-time evaluation the
 test cutoff's rows are scored out of fold, by the model and by baselines fitted without their
-customers. :func:`churn.training.train` runs it twice: for the evaluation and for deployment.
+customers. The deployed scorer is the candidate (LightGBM or a baseline) chosen by validation
+(:mod:`churn.candidates`); the deployment refit repeats the evaluation's choice.
+:func:`churn.training.train` runs it twice: for the evaluation and for deployment.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from churn import baselines, calibration, model, seasonal
+from churn import baselines, calibration, candidates, model, seasonal
+from churn.bundle.manifest import Selection
 from churn.errors import ConfigError
 from churn.features import FeatureConfig
 from churn.labels import LabelConfig
@@ -46,6 +49,8 @@ class TrainConfig:
     calibration_folds: int = 5
     min_class_rows: int = 20
     seasonal: seasonal.SeasonalSettings = field(default_factory=seasonal.SeasonalSettings)
+    selection_metric: str = "brier"
+    selection_margin: float = 0.0
 
     @classmethod
     def from_settings(
@@ -59,8 +64,10 @@ class TrainConfig:
         """The recipe's settings from the label and feature configs and the ``train`` node.
 
         Raises:
-            ConfigError: an unknown calibration method or a value of the wrong kind.
+            ConfigError: an unknown calibration method or selection metric, or a value of the
+                wrong kind.
         """
+        selection = train.get("selection") or {}
         try:
             config = cls(
                 horizon_days=label.horizon_days,
@@ -75,6 +82,8 @@ class TrainConfig:
                 calibration_folds=int(train.get("calibration_folds", 5)),
                 min_class_rows=int(train.get("min_class_rows", 20)),
                 seasonal=_seasonal_settings(train.get("seasonal") or {}),
+                selection_metric=str(selection.get("metric", "brier")),
+                selection_margin=float(selection.get("margin", 0.0)),
             )
         except (TypeError, ValueError) as err:
             raise ConfigError(f"train: expected numbers for its settings; {err}") from err
@@ -83,6 +92,7 @@ class TrainConfig:
                 "train: expected calibration_folds >= 2 and min_class_rows >= 1; got "
                 f"{config.calibration_folds} and {config.min_class_rows}"
             )
+        candidates.check_rule(config.selection_metric, config.selection_margin)
         return config
 
 
@@ -111,8 +121,9 @@ def _seasonal_settings(values: Mapping[str, Any]) -> seasonal.SeasonalSettings:
 
 @dataclass
 class Recipe:
-    """One fitted recipe: roles, the calibrated model, the raw LightGBM fit and the baselines.
+    """One fitted recipe: roles, the deployed scorer, the raw LightGBM fit and the baselines.
 
+    ``model`` is the chosen candidate as stored (``selection`` says which and why).
     ``out_of_fold``: for an in-time evaluation, the test cutoff's keys with the model's and each
     baseline's out-of-fold predictions (None otherwise).
     """
@@ -125,6 +136,7 @@ class Recipe:
     training_rows: int
     training_customers: int
     calibration_rows: int
+    selection: Selection
     out_of_fold: pd.DataFrame | None = None
     seasonal: seasonal.SeasonalShift | None = None
 
@@ -139,6 +151,7 @@ class Recipe:
             "best_iteration": self.lightgbm.best_iteration,
             "seasonal": None if self.seasonal is None else self.seasonal.to_dict(),
             "seasonal_shift": 0.0 if self.seasonal is None else self.seasonal.shift,
+            "selected": self.selection.chosen,
         }
 
 
@@ -160,14 +173,25 @@ def fit_recipe(
     *,
     params: Mapping[str, Any],
     seed: int,
+    chosen: str | None = None,
 ) -> Recipe:
-    """Fit LightGBM on the training cutoffs, calibrate as the roles say, fit the baselines."""
+    """Fit LightGBM on the training cutoffs, calibrate as the roles say, fit the baselines, and
+    deploy the candidate chosen by validation (``chosen``: repeat a choice made before)."""
     # a fixed row order, so that bagging draws the same rows whatever order the table came in
     train_rows = frame[frame["cutoff"].isin(roles.training)].sort_values(list(model.KEY_COLUMNS))
     train_rows = model.sample_customers(train_rows, max_customers=settings.max_customers, seed=seed)
     fitted = model.fit_lightgbm(train_rows, features, config, seed=seed, params=params)
     fitted_baselines = _baselines(train_rows, settings, seed=seed)
-    out_of_fold = None
+    stored, unavailable = candidates.deployable_baselines(
+        fitted_baselines,
+        train_rows,
+        features,
+        horizon_days=settings.horizon_days,
+        time_unit_days=settings.btyd_time_unit_days,
+        penalizer=settings.btyd_penalizer,
+        latest=roles.training[0],
+    )
+    out_of_fold, validation = None, None
     if roles.cross_fitted:
         crossed = model.cross_fit(
             train_rows,
@@ -181,7 +205,11 @@ def fit_recipe(
         plain = model.ChurnModel.from_fitted(fitted.pipeline)
         gap = model.largest_difference(plain, fitted.pipeline, train_rows[list(features)])
         deployable = model.with_calibrator(plain, crossed.calibrator)
-        cal_rows = train_rows
+        cal_rows, where = train_rows, "the training cutoffs, out of fold by customer"
+        if chosen is None:
+            validation = candidates.validate_out_of_fold(
+                train_rows, crossed, stored, horizon_days=settings.horizon_days, seed=seed
+            )
         if roles.name == "evaluation" and roles.in_time:
             out_of_fold = _out_of_fold(train_rows, roles.target, crossed, settings, seed=seed)
     else:
@@ -194,8 +222,25 @@ def fit_recipe(
         )
         deployable = model.ChurnModel.from_fitted(calibrated)
         gap = model.largest_difference(deployable, calibrated, cal_rows[list(features)])
+        where = f"the calibration cutoff {roles.latest.date()}"
+        if chosen is None:
+            validation = candidates.validate_on_cutoff(
+                fitted.pipeline,
+                cal_rows,
+                stored,
+                features,
+                method=settings.calibration_method,
+                n_folds=settings.calibration_folds,
+                seed=seed,
+            )
     if gap > 1e-9:
         raise RuntimeError(f"fit_recipe: the stored model differs from the fitted one by {gap}")
+    selection = _select(validation, cal_rows, chosen, stored, unavailable, settings, where)
+    if selection.chosen != candidates.LIGHTGBM:
+        deployable = stored[selection.chosen]
+        if out_of_fold is not None and validation is not None:
+            at_target = (train_rows["cutoff"] == roles.target).to_numpy()
+            out_of_fold[MODEL_SCORER] = validation[selection.chosen][at_target]
     shift = None
     if roles.calibration is not None:
         shift = seasonal.year_ago_shift(
@@ -211,7 +256,8 @@ def fit_recipe(
         else:
             log.info("seasonal recalibration for %s: none (%s)", roles.target.date(), shift.reason)
     log.info(
-        "%s recipe: %d training rows (%d customers) on %d cutoffs %s..%s; calibration %s (%d rows)",
+        "%s recipe: %d training rows (%d customers) on %d cutoffs %s..%s; calibration %s (%d "
+        "rows); deploys %s",
         roles.name,
         len(train_rows),
         train_rows["customer_id"].nunique(),
@@ -220,6 +266,7 @@ def fit_recipe(
         roles.training[0].date(),
         "cross-fitted" if roles.calibration is None else roles.calibration.date(),
         len(cal_rows),
+        selection.chosen,
     )
     return Recipe(
         roles=roles,
@@ -230,9 +277,39 @@ def fit_recipe(
         training_rows=len(train_rows),
         training_customers=int(train_rows["customer_id"].nunique()),
         calibration_rows=len(cal_rows),
+        selection=selection,
         out_of_fold=out_of_fold,
         seasonal=shift,
     )
+
+
+def _select(
+    validation: Mapping[str, np.ndarray] | None,
+    rows: pd.DataFrame,
+    chosen: str | None,
+    stored: Mapping[str, model.ChurnModel],
+    unavailable: Mapping[str, str],
+    settings: TrainConfig,
+    where: str,
+) -> Selection:
+    """Choose on ``validation``, or keep ``chosen`` (LightGBM when it cannot be deployed here)."""
+    metric, margin = settings.selection_metric, settings.selection_margin
+    if validation is not None:
+        return candidates.select(
+            validation,
+            rows[model.LABEL].to_numpy(),
+            metric=metric,
+            margin=margin,
+            validation=where,
+            unavailable=unavailable,
+        )
+    name = chosen or candidates.LIGHTGBM
+    reason = "chosen by the evaluation's validation"
+    if name != candidates.LIGHTGBM and name not in stored:
+        log.warning("%s cannot be deployed (%s); deploying lightgbm", name, unavailable.get(name))
+        reason = f"{name} chosen by the evaluation cannot be deployed: {unavailable.get(name)}"
+        name = candidates.LIGHTGBM
+    return candidates.kept(name, validation=where, reason=reason, metric=metric, margin=margin)
 
 
 def _baselines(

@@ -163,7 +163,14 @@ def train(
     _log_test_metrics(metrics, scorers, in_time=evaluation_roles.in_time)
     with watch.stage("deployment_fit"):
         deployed = fit_recipe(
-            frame, deployment_roles, features, config, settings, params=params, seed=seed
+            frame,
+            deployment_roles,
+            features,
+            config,
+            settings,
+            params=params,
+            seed=seed,
+            chosen=evaluated.selection.chosen,
         )
     with watch.stage("references"):
         latest = frame[frame["cutoff"] == deployment_roles.latest]

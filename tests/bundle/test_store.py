@@ -358,3 +358,22 @@ def test_load_refuses_model_json_that_does_not_match_the_manifest(tmp_path: Path
     bundle.save(_model(), MANIFEST.with_updates(features=MANIFEST.features[::-1]), folder)
     with pytest.raises(BundleError, match=r"the model's features .* differ from the manifest's"):
         bundle.load(folder)
+
+
+def test_manifest_selection_round_trips_and_refuses_a_broken_record() -> None:
+    score = bundle.CandidateScore("recency", 0.1, float("nan"), 0.02, 50)
+    selection = bundle.Selection("recency", "brier", 0.0, "a cutoff", 50, "rule", "why", (score,))
+    files = {model.MODEL_JSON: "0" * 64}
+    manifest = _manifest(selection=selection, model=bundle.ModelSpec("recency", files))
+    older = _manifest(model=bundle.ModelSpec(bundle.MODEL_KIND, files))
+
+    again = bundle.Manifest.from_dict(json.loads(json.dumps(manifest.to_dict())))
+
+    assert again.selection is not None
+    assert again.selection.to_dict() == selection.to_dict()
+    assert again.selection.to_dict()["candidates"][0]["roc_auc"] is None
+    written_before = {k: v for k, v in older.to_dict().items() if k != "selection"}
+    assert bundle.Manifest.from_dict(written_before).selection is None
+    broken = {**manifest.to_dict(), "selection": {"chosen": "recency"}}
+    with pytest.raises(BundleError, match="selection: expected the selection record"):
+        bundle.Manifest.from_dict(broken)

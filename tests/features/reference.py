@@ -146,6 +146,7 @@ def _add_btyd(
     if days.ngroups < config.btyd_min_customers:
         f["btyd_p_alive"] = np.nan
         f["btyd_expected_purchases"] = np.nan
+        f["btyd_p_no_purchase"] = np.nan
         return
     x = (days.nunique() - 1).astype(float)
     t_x = (days.max() - days.min()) / unit
@@ -155,5 +156,8 @@ def _add_btyd(
     )
     f["btyd_p_alive"] = btyd.p_alive(params, x.to_numpy(), t_x.to_numpy(), big_t.to_numpy())
     f["btyd_expected_purchases"] = btyd.expected_purchases(
+        params, horizon_days / unit, x.to_numpy(), t_x.to_numpy(), big_t.to_numpy()
+    )
+    f["btyd_p_no_purchase"] = btyd.p_no_purchase(
         params, horizon_days / unit, x.to_numpy(), t_x.to_numpy(), big_t.to_numpy()
     )

@@ -21,7 +21,6 @@ FAST = [
     "train.shap_rows=200",
     "engine.threads=1",
     "tracking=none",
-    "promotion.metrics=[brier]",
 ]
 
 
@@ -43,7 +42,15 @@ def store(small_demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     """A store holding a good version (1, champion) and a weak one (2, latest, not promoted)."""
     work = tmp_path_factory.mktemp("store")
     _train(small_demo_dir, work, "good")
-    _train(small_demo_dir, work, "weak", "model.n_estimators=1", "calibration=none")
+    # margin 1: LightGBM is kept however weak (else a baseline, as good as v1, is deployed)
+    _train(
+        small_demo_dir,
+        work,
+        "weak",
+        "model.n_estimators=1",
+        "calibration=none",
+        "train.selection.margin=1",
+    )
     return work / "models" / "churn"
 
 

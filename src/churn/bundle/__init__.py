@@ -11,9 +11,11 @@ reference distributions for drift checks.
 
 from churn.bundle.manifest import (
     SCHEMA_VERSION,
+    CandidateScore,
     FeatureSpec,
     Manifest,
     ModelSpec,
+    Selection,
     TrainingSettings,
 )
 from churn.bundle.store import (
@@ -26,6 +28,7 @@ from churn.bundle.store import (
     file_sha256,
     library_versions,
     load,
+    model_files,
     read_manifest,
     save,
     update_manifest,
@@ -48,10 +51,12 @@ __all__ = [
     "SCHEMA_VERSION",
     "SIGNATURE_FILE",
     "Bundle",
+    "CandidateScore",
     "FeatureSpec",
     "Manifest",
     "ModelSpec",
     "ModelStore",
+    "Selection",
     "TrainingSettings",
     "VersionInfo",
     "bundle_folder",
@@ -60,6 +65,7 @@ __all__ = [
     "load",
     "load_served",
     "load_shadow",
+    "model_files",
     "read_manifest",
     "read_served_manifest",
     "save",

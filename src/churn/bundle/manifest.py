@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -46,6 +47,94 @@ class ModelSpec:
         """One sha256 naming the model: over its files' names and digests."""
         text = json.dumps(dict(self.files), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class CandidateScore:
+    """One candidate's out-of-time validation metrics (NaN when undefined)."""
+
+    name: str
+    brier: float
+    roc_auc: float
+    ece: float
+    rows: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (NaN as null)."""
+        values = {"brier": self.brier, "roc_auc": self.roc_auc, "ece": self.ece}
+        return {
+            "name": self.name,
+            "rows": self.rows,
+            **{k: None if math.isnan(v) else v for k, v in values.items()},
+        }
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which candidate the recipe deploys and why (``train.selection``, docs/training.md).
+
+    ``validation`` says where the candidates were compared (the calibration cutoff, or the
+    training rows out of fold); ``candidates`` holds each one's validation metrics (none when
+    validation was impossible: ``reason`` says why).
+    """
+
+    chosen: str
+    metric: str
+    margin: float
+    validation: str
+    rows: int
+    rule: str
+    reason: str
+    candidates: tuple[CandidateScore, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "chosen": self.chosen,
+            "metric": self.metric,
+            "margin": self.margin,
+            "validation": self.validation,
+            "rows": self.rows,
+            "rule": self.rule,
+            "reason": self.reason,
+            "candidates": [c.to_dict() for c in self.candidates],
+        }
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], *, where: str) -> Selection:
+        """Read what :meth:`to_dict` wrote.
+
+        Raises:
+            BundleError: a missing or malformed field.
+        """
+        try:
+            candidates = tuple(
+                CandidateScore(
+                    str(c["name"]),
+                    _score(c, "brier"),
+                    _score(c, "roc_auc"),
+                    _score(c, "ece"),
+                    int(c["rows"]),
+                )
+                for c in values.get("candidates") or ()
+            )
+            return cls(
+                chosen=str(values["chosen"]),
+                metric=str(values["metric"]),
+                margin=float(values["margin"]),
+                validation=str(values["validation"]),
+                rows=int(values["rows"]),
+                rule=str(values["rule"]),
+                reason=str(values["reason"]),
+                candidates=candidates,
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise BundleError(f"{where}.selection: expected the selection record; {err}") from err
+
+
+def _score(values: Mapping[str, Any], name: str) -> float:
+    value = values.get(name)
+    return math.nan if value is None else float(value)
 
 
 @dataclass(frozen=True)
@@ -94,6 +183,7 @@ class Manifest:
     plots: Mapping[str, str] = field(default_factory=dict)
     libraries: Mapping[str, str] = field(default_factory=dict)
     mlflow: Mapping[str, Any] | None = None
+    selection: Selection | None = None  # None in bundles written before candidates were compared
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -139,6 +229,7 @@ class Manifest:
             "plots": dict(self.plots),
             "libraries": dict(self.libraries),
             "mlflow": None if self.mlflow is None else dict(self.mlflow),
+            "selection": None if self.selection is None else self.selection.to_dict(),
         }
 
     @classmethod
@@ -183,6 +274,7 @@ class Manifest:
         except ConfigError as err:
             raise BundleError(f"{where}.training: {err}") from err
         mlflow = values.get("mlflow")
+        selection = values.get("selection")
         return cls(
             name=str(_required(values, "name", where)),
             created_at=str(_required(values, "created_at", where)),
@@ -203,6 +295,9 @@ class Manifest:
             plots={str(k): str(v) for k, v in (values.get("plots") or {}).items()},
             libraries={str(k): str(v) for k, v in (values.get("libraries") or {}).items()},
             mlflow=dict(mlflow) if isinstance(mlflow, Mapping) else None,
+            selection=Selection.from_dict(selection, where=where)
+            if isinstance(selection, Mapping)
+            else None,
         )
 
 

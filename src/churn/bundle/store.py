@@ -6,8 +6,9 @@ environment variable ``CHURN_BUNDLE_KEY`` is set, an HMAC-SHA256 of the whole ca
 (which holds the files' digests) is kept in ``manifest.sig`` beside it, renewed whenever the
 manifest is updated, and :func:`load` refuses a bundle without a valid one.
 
-No file of a bundle is a pickle: the model is LightGBM's text format and JSON
-(:class:`churn.model.ChurnModel`), so loading a bundle never runs code from it.
+No file of a bundle is a pickle: the model is LightGBM's text format and JSON, or JSON alone for
+a deployed baseline (:class:`churn.model.ChurnModel`), so loading a bundle never runs code from
+it.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from churn.bundle.manifest import Manifest
 from churn.errors import BundleError
 from churn.features.config import DEFINITIONS_VERSION
 from churn.files import atomic_directory, atomic_file, canonical_json
-from churn.model.deployed import BOOSTER_FILE, MODEL_JSON, ChurnModel
+from churn.model.deployed import BOOSTER_FILE, LIGHTGBM_KIND, MODEL_JSON, MODEL_KINDS, ChurnModel
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +40,16 @@ MANIFEST_FILE = "manifest.json"
 SIGNATURE_FILE = "manifest.sig"
 KEY_VARIABLE = "CHURN_BUNDLE_KEY"
 FEATURES_KEY = "churn-features"  # in ``libraries``: the feature definitions' version
-MODEL_KIND = ChurnModel.kind
-MODEL_FILES = (BOOSTER_FILE, MODEL_JSON)
+MODEL_KIND = LIGHTGBM_KIND
+MODEL_FILES = (BOOSTER_FILE, MODEL_JSON)  # a LightGBM model's; a baseline's is model.json alone
 _RESERVED = (*MODEL_FILES, MANIFEST_FILE, SIGNATURE_FILE)
+
+
+def model_files(kind: str) -> tuple[str, ...]:
+    """The files a model of ``kind`` is stored in."""
+    return MODEL_FILES if kind == LIGHTGBM_KIND else (MODEL_JSON,)
+
+
 _LIBRARIES = (
     "numpy",
     "pandas",
@@ -119,7 +127,7 @@ def save(
         saved = manifest.with_updates(
             model=replace(
                 manifest.model,
-                kind=MODEL_KIND,
+                kind=model.kind,
                 files={name: file_sha256(tmp / name) for name in names},
             ),
             plots={Path(name).stem: name for name in sorted(extra)},
@@ -195,15 +203,22 @@ def load(directory: str | os.PathLike[str], *, require_signature: bool = False) 
                 f"{expected[:12]}...: the file was changed or damaged; refusing to load it"
             )
     _verify_signature(root)
-    if manifest.model.kind != MODEL_KIND or sorted(manifest.model.files) != sorted(MODEL_FILES):
+    kind = manifest.model.kind
+    expected_files = model_files(kind)
+    if kind not in MODEL_KINDS or sorted(manifest.model.files) != sorted(expected_files):
         raise BundleError(
-            f"bundle {root}: expected a {MODEL_KIND} model in {', '.join(MODEL_FILES)}; the "
-            f"manifest describes {manifest.model.kind!r} with {sorted(manifest.model.files)}"
+            f"bundle {root}: expected a model of kind {MODEL_KINDS} in its files "
+            f"({', '.join(MODEL_FILES)} for {MODEL_KIND}, {MODEL_JSON} for a baseline); the "
+            f"manifest describes {kind!r} with {sorted(manifest.model.files)}"
         )
     try:
         model = ChurnModel.load(root)
     except (ValueError, KeyError, TypeError, lgb.basic.LightGBMError) as err:
         raise BundleError(f"bundle {root}: the model files do not describe a model: {err}") from err
+    if model.kind != kind:
+        raise BundleError(
+            f"bundle {root}: the manifest describes a {kind} model, {MODEL_JSON} a {model.kind} one"
+        )
     if list(model.features) != manifest.feature_names:
         raise BundleError(
             f"bundle {root}: the model's features {list(model.features)[:5]}... differ from the "

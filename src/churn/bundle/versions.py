@@ -36,7 +36,7 @@ import pandas as pd
 
 from churn import files
 from churn.bundle.manifest import Manifest
-from churn.bundle.store import MANIFEST_FILE, MODEL_FILES, Bundle, load, read_manifest, save
+from churn.bundle.store import MANIFEST_FILE, Bundle, load, model_files, read_manifest, save
 from churn.errors import BundleError
 
 log = logging.getLogger(__name__)
@@ -208,7 +208,7 @@ class ModelStore:
         os.replace(staging, self.path(1))
         self._point(LATEST, 1)
         # a bundle of an older format (a pickle) is kept, but never served again
-        current = sorted(manifest.model.files) == sorted(MODEL_FILES)
+        current = sorted(manifest.model.files) == sorted(model_files(manifest.model.kind))
         promoted = current and bool(manifest.promotion.get("promote"))
         if promoted:
             self._point(CHAMPION, 1)

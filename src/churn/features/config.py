@@ -146,5 +146,9 @@ def feature_docs(
                 "BG/NBD expected purchase days in the horizon",
                 "all history; fitted at the cutoff",
             ),
+            "btyd_p_no_purchase": (
+                "BG/NBD probability of no purchase in the horizon (its churn probability)",
+                "all history; fitted at the cutoff",
+            ),
         }
     return docs

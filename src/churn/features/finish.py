@@ -107,7 +107,7 @@ def _with_btyd(
     *,
     score: np.ndarray | None,
 ) -> pa.Table:
-    """Add P(alive) and expected purchases in the horizon with the fitted ``params``.
+    """Add P(alive), expected purchases and P(no purchase) in the horizon with ``params``.
 
     Only the rows where ``score`` is true (all when None) get the model's outputs.
     """
@@ -115,6 +115,7 @@ def _with_btyd(
     frame, x, t_x, big_t = _summary(table, unit)
     p_alive = np.full(len(frame), np.nan)
     expected = np.full(len(frame), np.nan)
+    no_purchase = np.full(len(frame), np.nan)
     cutoff_codes = frame["cutoff"].to_numpy()
     for cutoff in np.unique(cutoff_codes):
         fitted = params.get(pd.Timestamp(cutoff))
@@ -127,8 +128,12 @@ def _with_btyd(
         expected[rows] = btyd.expected_purchases(
             fitted, horizon_days / unit, x[rows], t_x[rows], big_t[rows]
         )
+        no_purchase[rows] = btyd.p_no_purchase(
+            fitted, horizon_days / unit, x[rows], t_x[rows], big_t[rows]
+        )
     table = table.append_column("btyd_p_alive", pa.array(p_alive, pa.float64()))
-    return table.append_column("btyd_expected_purchases", pa.array(expected, pa.float64()))
+    table = table.append_column("btyd_expected_purchases", pa.array(expected, pa.float64()))
+    return table.append_column("btyd_p_no_purchase", pa.array(no_purchase, pa.float64()))
 
 
 def _finalise(table: pa.Table, docs: Mapping[str, tuple[str, str]]) -> pa.Table:

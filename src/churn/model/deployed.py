@@ -1,29 +1,33 @@
 """The deployed churn model in files that load without running code (docs/model-store.md).
 
-:class:`ChurnModel` is what training evaluates, the bundle stores and scoring serves: the
-ordinal codes of the text features, a LightGBM booster and the calibration map. It is saved as
-two files, neither a pickle:
+:class:`ChurnModel` is what training evaluates, the bundle stores and scoring serves. Its
+``kind`` is ``calibrated-lightgbm`` (the ordinal codes of the text features, a LightGBM booster
+and the calibration map) or one of the baselines chosen by validation (``recency``,
+``rfm_logistic``, ``bgnbd``: :mod:`churn.model.simple`). No file is a pickle:
 
-- ``booster.txt``: the booster in LightGBM's own text format (trees and thresholds);
-- ``model.json``: the feature order, the category codes, the booster's input order and best
-  iteration, and the calibrator's parameters (isotonic thresholds, or Platt's ``a`` and ``b``).
+- ``booster.txt`` (LightGBM only): the booster in LightGBM's own text format;
+- ``model.json``: the kind, the feature order, and for LightGBM the category codes, the
+  booster's input order and best iteration and the calibrator's parameters (isotonic
+  thresholds, or Platt's ``a`` and ``b``); for a baseline its parameters.
 
 :meth:`ChurnModel.from_fitted` converts the scikit-learn objects training fits (an encoder +
 LightGBM pipeline, optionally inside a prefit :class:`~sklearn.calibration.CalibratedClassifierCV`)
-and checks that the conversion predicts the same probabilities.
+and :meth:`ChurnModel.from_scorer` wraps a baseline's parameters; training checks that the
+conversion predicts the same probabilities.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import logging
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -31,11 +35,15 @@ import pandas as pd
 from scipy.special import expit, logit
 from sklearn.pipeline import Pipeline
 
+from churn.model.simple import KINDS, SimpleScorer, read_scorer
+
 log = logging.getLogger(__name__)
 
 BOOSTER_FILE = "booster.txt"
 MODEL_JSON = "model.json"
 FORMAT_VERSION = 1
+LIGHTGBM_KIND = "calibrated-lightgbm"
+MODEL_KINDS = (LIGHTGBM_KIND, *KINDS)
 _CALIBRATIONS = ("isotonic", "sigmoid")
 _INPUTS = ("raw_score", "probability")
 _OFFSET_EPS = 1e-6
@@ -90,26 +98,43 @@ class Calibrator:
 
 @dataclass(frozen=True)
 class ChurnModel:
-    """Encoder codes + LightGBM booster + calibrators: ``predict_proba`` on feature rows."""
-
-    kind: ClassVar[str] = "calibrated-lightgbm"
+    """Encoder codes + LightGBM booster + calibrators, or a baseline's parameters (``simple``):
+    ``predict_proba`` on feature rows."""
 
     features: tuple[str, ...]
     categories: Mapping[str, tuple[str, ...]]
     encoded_columns: tuple[str, ...]
-    booster: lgb.Booster
+    booster: lgb.Booster | None
     best_iteration: int
     calibrators: tuple[Calibrator, ...] = ()
     calibration_input: str = "raw_score"  # what the calibrators map: raw_score or probability
     offset: float = 0.0  # log-odds added last: the seasonal recalibration (churn.seasonal)
+    simple: SimpleScorer | None = None  # a deployed baseline: no booster
+
+    @property
+    def kind(self) -> str:
+        """``calibrated-lightgbm``, or the deployed baseline's name (:mod:`churn.model.simple`)."""
+        return LIGHTGBM_KIND if self.simple is None else self.simple.kind
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """The files :meth:`save` writes."""
+        return (MODEL_JSON,) if self.simple is not None else (BOOSTER_FILE, MODEL_JSON)
 
     @property
     def calibration(self) -> str:
         """The calibration method, ``none`` when the booster's probabilities are served."""
         return self.calibrators[0].method if self.calibrators else "none"
 
+    def _booster(self) -> lgb.Booster:
+        if self.booster is None:
+            raise TypeError(f"ChurnModel: a {self.kind} model has no LightGBM booster")
+        return self.booster
+
     def encode(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The booster's input: text features as their codes (unknown: missing), in its order."""
+        """The scorer's input: text features as their codes (unknown: missing), in its order."""
+        if self.simple is not None:
+            return frame[list(self.simple.inputs)].astype("float64")
         columns: dict[str, Any] = {}
         for name in self.encoded_columns:
             values = frame[name]
@@ -124,13 +149,17 @@ class ChurnModel:
         """The booster's log-odds (``raw_score``) or probability of churn, before calibration."""
         encoded = self.encode(frame)
         return np.asarray(
-            self.booster.predict(encoded, num_iteration=self.best_iteration, raw_score=raw_score),
+            self._booster().predict(
+                encoded, num_iteration=self.best_iteration, raw_score=raw_score
+            ),
             dtype=float,
         )
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """``[P(stays), P(churns)]`` per row, like a scikit-learn classifier."""
-        if not self.calibrators:
+        if self.simple is not None:
+            p = self.simple.probability(frame)
+        elif not self.calibrators:
             p = self.booster_output(frame, raw_score=False)
         else:
             scores = self.booster_output(frame, raw_score=self.calibration_input == "raw_score")
@@ -140,9 +169,14 @@ class ChurnModel:
         return np.column_stack([1.0 - p, p])
 
     def contributions(self, frame: pd.DataFrame, *, threads: int = 0) -> pd.DataFrame:
-        """SHAP contributions (log-odds) of each encoded feature per row, plus ``bias``."""
+        """SHAP contributions (log-odds) of each encoded feature per row, plus ``bias``.
+
+        A baseline gives its own terms (:mod:`churn.model.simple`) in the same frame format.
+        """
+        if self.simple is not None:
+            return self.simple.contributions(frame)
         encoded = self.encode(frame)
-        values = self.booster.predict(
+        values = self._booster().predict(
             encoded,
             pred_contrib=True,
             num_iteration=self.best_iteration,
@@ -151,9 +185,20 @@ class ChurnModel:
         return pd.DataFrame(values, columns=[*encoded.columns, "bias"], index=frame.index)
 
     def save(self, folder: str | os.PathLike[str]) -> list[str]:
-        """Write ``booster.txt`` and ``model.json`` into ``folder``; returns their names."""
+        """Write ``model.json`` (and ``booster.txt`` for LightGBM) into ``folder``; their names."""
         root = Path(folder)
-        self.booster.save_model(str(root / BOOSTER_FILE), num_iteration=self.best_iteration)
+        description: dict[str, Any]
+        if self.simple is not None:
+            description = {
+                "format_version": FORMAT_VERSION,
+                "kind": self.kind,
+                "features": list(self.features),
+                "scorer": self.simple.to_dict(),
+                "offset": self.offset,
+            }
+            _write_json(root / MODEL_JSON, description)
+            return list(self.files)
+        self._booster().save_model(str(root / BOOSTER_FILE), num_iteration=self.best_iteration)
         description = {
             "format_version": FORMAT_VERSION,
             "kind": self.kind,
@@ -165,9 +210,8 @@ class ChurnModel:
             "calibration_input": self.calibration_input,
             "offset": self.offset,
         }
-        text = json.dumps(description, sort_keys=True, indent=1, allow_nan=False)
-        (root / MODEL_JSON).write_text(text + "\n", encoding="utf-8")
-        return [BOOSTER_FILE, MODEL_JSON]
+        _write_json(root / MODEL_JSON, description)
+        return list(self.files)
 
     @classmethod
     def load(cls, folder: str | os.PathLike[str]) -> ChurnModel:
@@ -179,11 +223,19 @@ class ChurnModel:
         root = Path(folder)
         where = str(root / MODEL_JSON)
         values = json.loads((root / MODEL_JSON).read_text(encoding="utf-8"))
-        if values.get("kind") != cls.kind or values.get("format_version") != FORMAT_VERSION:
+        kind = values.get("kind")
+        if kind not in MODEL_KINDS or values.get("format_version") != FORMAT_VERSION:
             raise ValueError(
-                f"{where}: expected a {cls.kind} model of format {FORMAT_VERSION}; got "
-                f"{values.get('kind')!r} format {values.get('format_version')!r}"
+                f"{where}: expected a model of kind {MODEL_KINDS} and format {FORMAT_VERSION}; "
+                f"got {kind!r} format {values.get('format_version')!r}"
             )
+        offset = float(values.get("offset", 0.0))
+        if not math.isfinite(offset):
+            raise ValueError(f"{where}: offset: expected a finite log-odds; got {offset}")
+        if kind != LIGHTGBM_KIND:
+            scorer = read_scorer(str(kind), values.get("scorer") or {}, where=where)
+            served = cls.from_scorer(scorer, [str(f) for f in values["features"]])
+            return dataclasses.replace(served, offset=offset)
         booster = lgb.Booster(model_str=(root / BOOSTER_FILE).read_text(encoding="utf-8"))
         model = cls(
             features=tuple(str(f) for f in values["features"]),
@@ -197,10 +249,8 @@ class ChurnModel:
                 Calibrator.from_dict(c, where=where) for c in values.get("calibrators") or ()
             ),
             calibration_input=str(values.get("calibration_input")),
-            offset=float(values.get("offset", 0.0)),
+            offset=offset,
         )
-        if not math.isfinite(model.offset):
-            raise ValueError(f"{where}: offset: expected a finite log-odds; got {model.offset}")
         if model.calibration_input not in _INPUTS:
             raise ValueError(
                 f"{where}: calibration_input: expected one of {_INPUTS}; got "
@@ -214,6 +264,22 @@ class ChurnModel:
                 f"the features {list(model.features)[:5]}..."
             )
         return model
+
+    @classmethod
+    def from_scorer(cls, scorer: SimpleScorer, features: Sequence[str]) -> ChurnModel:
+        """A deployed baseline taking rows of ``features`` (which must hold its inputs).
+
+        Raises:
+            ValueError: an input of the scorer that is not among ``features``.
+        """
+        missing = [c for c in scorer.inputs if c not in features]
+        if missing:
+            raise ValueError(
+                f"ChurnModel.from_scorer: the {scorer.kind} scorer needs {missing}; the "
+                f"features are {list(features)[:8]}..."
+            )
+        inputs = tuple(scorer.inputs)
+        return cls(tuple(features), {}, inputs, None, 0, simple=scorer)
 
     @classmethod
     def from_fitted(cls, fitted: Any) -> ChurnModel:
@@ -265,10 +331,24 @@ def _calibrator(fitted: Any) -> Calibrator:
     raise TypeError(f"ChurnModel: cannot store a {type(fitted).__name__} calibrator")
 
 
+def _write_json(path: Path, description: Mapping[str, Any]) -> None:
+    text = json.dumps(description, sort_keys=True, indent=1, allow_nan=False)
+    path.write_text(text + "\n", encoding="utf-8")
+
+
 def largest_difference(model: ChurnModel, fitted: Any, rows: pd.DataFrame) -> float:
-    """The largest gap between the converted model's and the original's churn probabilities."""
+    """The largest gap between the converted model's and the original's churn probabilities.
+
+    ``fitted`` is a scikit-learn classifier (``predict_proba``) or a baseline (``predict``, the
+    churn probability; :mod:`churn.baselines`).
+    """
     if rows.empty:
         return 0.0
     ours = model.predict_proba(rows)[:, 1]
-    theirs = np.asarray(fitted.predict_proba(rows))[:, 1]
-    return float(np.max(np.abs(ours - theirs)))
+    if hasattr(fitted, "predict_proba"):
+        theirs = np.asarray(fitted.predict_proba(rows))[:, 1]
+    else:
+        theirs = np.asarray(fitted.predict(rows), dtype=float)
+    both_missing = np.isnan(ours) & np.isnan(theirs)
+    gaps = np.where(both_missing, 0.0, np.nan_to_num(np.abs(ours - theirs), nan=np.inf))
+    return float(np.max(gaps))

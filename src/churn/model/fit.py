@@ -242,6 +242,8 @@ def _suggest(trial: Any, name: str, low: float, high: float) -> float | int:
 def booster(model: Any) -> lgb.Booster:
     """The LightGBM booster inside a deployed model, a fitted pipeline or a calibrated one."""
     if isinstance(model, ChurnModel):
+        if model.booster is None:
+            raise TypeError(f"booster: a {model.kind} model has no LightGBM booster")
         return model.booster
     return lightgbm_pipeline(model).named_steps["lightgbm"].booster_
 
@@ -279,7 +281,9 @@ def contributions(model: Any, frame: pd.DataFrame, *, threads: int = 0) -> pd.Da
 
 
 def importance(model: Any) -> dict[str, float]:
-    """Total gain of each feature, largest first."""
+    """Total gain of each feature, largest first (a deployed baseline: its terms' weights)."""
+    if isinstance(model, ChurnModel) and model.simple is not None:
+        return model.simple.importance()
     trees = booster(model)
     gains = trees.feature_importance(importance_type="gain")
     pairs = sorted(zip(trees.feature_name(), gains, strict=True), key=lambda p: -p[1])

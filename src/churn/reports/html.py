@@ -23,10 +23,12 @@ from churn.reports.figures import (
 )
 from churn.reports.summaries import (
     TIER_ORDER,
+    deployed_name,
     evaluation_note,
     offer_plan,
     recipe_text,
     segment_table,
+    selection_text,
     top_reasons_by_tier,
 )
 
@@ -326,7 +328,7 @@ def _model_section(data: ReportData) -> str:
         return "<section><h2>Model card</h2><p>No trained model found.</p></section>"
     metrics = model.metrics
     scorers = {
-        "model (calibrated LightGBM)": "test",
+        f"model ({deployed_name(model.model.kind)})": "test",
         "recency baseline": "test/recency",
         "RFM logistic baseline": "test/rfm_logistic",
         "BG/NBD baseline": "test/bgnbd",
@@ -357,6 +359,7 @@ def _model_section(data: ReportData) -> str:
                 f"churn = no purchase in the next {model.horizon_days} days",
                 recipe_text(model.evaluation, test=True),
                 recipe_text(model.deployment, test=False),
+                selection_text(model.selection),
                 model.training.calibration,
                 str((model.mlflow or {}).get("version", "not registered")),
             ]
@@ -367,6 +370,7 @@ def _model_section(data: ReportData) -> str:
             "horizon",
             "evaluation (the figures below)",
             "deployed model (scores customers)",
+            "deployed scorer, chosen by validation",
             "calibration method",
             "registry version",
         ],

@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from churn.bundle import Selection
 
 log = logging.getLogger(__name__)
 
@@ -116,3 +119,28 @@ def evaluation_note(*, in_time: bool) -> str:
         "Measured on the latest cutoff whose outcome is known, with a model trained only on "
         "earlier data."
     )
+
+
+_KIND_NAMES = {
+    "calibrated-lightgbm": "calibrated LightGBM",
+    "recency": "the recency baseline",
+    "rfm_logistic": "the RFM logistic baseline",
+    "bgnbd": "the BG/NBD baseline",
+}
+
+
+def deployed_name(kind: str) -> str:
+    """The deployed scorer's kind in words."""
+    return _KIND_NAMES.get(kind, kind)
+
+
+def selection_text(selection: Selection | None) -> str:
+    """How the deployed scorer was chosen (a :class:`churn.bundle.Selection`, or None)."""
+    if selection is None:
+        return "not recorded (trained before candidates were compared)"
+    scores = ", ".join(
+        f"{c.name} {c.brier:.4f}" for c in sorted(selection.candidates, key=lambda c: c.brier)
+    )
+    where = f" on {selection.validation} ({selection.rows} rows)" if selection.rows else ""
+    text = f"{selection.chosen}: {selection.rule}{where}"
+    return f"{text}; Brier {scores}" if scores else f"{text}; {selection.reason}"
