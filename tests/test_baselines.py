@@ -38,6 +38,7 @@ def _frame(n: int, seed: int) -> pd.DataFrame:
             "frequency": frequency,
             "tenure_days": recency + rng.uniform(0, 700, n).round(),
             "monetary_sum": frequency * rng.gamma(2.0, 20.0, n),
+            "monetary_mean": rng.gamma(2.0, 20.0, n),
             "churned": (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int),
         }
     )
@@ -85,7 +86,12 @@ def test_recency_baseline_rises_with_recency(train: pd.DataFrame) -> None:
 def test_rfm_logistic_baseline_ranks_silent_rare_buyer_higher(train: pd.DataFrame) -> None:
     model = RFMLogisticBaseline(seed=0).fit(train, train["churned"])
     customers = pd.DataFrame(
-        {"recency_days": [300.0, 5.0], "frequency": [1.0, 10.0], "monetary_sum": [20.0, 500.0]}
+        {
+            "recency_days": [300.0, 5.0],
+            "frequency": [1.0, 10.0],
+            "monetary_mean": [20.0, 50.0],
+            "tenure_days": [400.0, 400.0],
+        }
     )
 
     silent_rare, recent_frequent = model.predict(customers)
@@ -133,7 +139,7 @@ def test_bgnbd_baseline_ranks_recent_buyer_below_lapsed_one() -> None:
     ("baseline_class", "drop", "missing"),
     [
         (RecencyBaseline, ["recency_days"], "['recency_days']"),
-        (RFMLogisticBaseline, ["frequency", "monetary_sum"], "['frequency', 'monetary_sum']"),
+        (RFMLogisticBaseline, ["frequency", "monetary_mean"], "['frequency', 'monetary_mean']"),
     ],
     ids=["recency", "rfm_logistic"],
 )

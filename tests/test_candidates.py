@@ -15,7 +15,7 @@ from churn.labels import LabelConfig
 
 STUMP = model.ModelConfig(params={"num_leaves": 2}, n_estimators=1, early_stopping_rounds=1)
 SETTINGS = training.TrainConfig(horizon_days=90, step_days=30)
-FEATURES = ["recency_days", "frequency", "monetary_sum", "tenure_days", "noise"]
+FEATURES = ["recency_days", "frequency", "monetary_sum", "monetary_mean", "tenure_days", "noise"]
 
 
 def _planted(seed: int = 0, customers: int = 800, cutoffs: int = 9) -> pd.DataFrame:
@@ -33,6 +33,7 @@ def _planted(seed: int = 0, customers: int = 800, cutoffs: int = 9) -> pd.DataFr
                     "recency_days": recency,
                     "frequency": rng.integers(1, 20, customers),
                     "monetary_sum": rng.gamma(2.0, 50.0, customers),
+                    "monetary_mean": rng.gamma(2.0, 20.0, customers),
                     "tenure_days": recency + rng.uniform(1, 400, customers).round() + 1,
                     "noise": rng.normal(size=customers),
                     "churned": (rng.random(customers) < step).astype("int64"),

@@ -2,7 +2,8 @@
 
 * ``recency``: days since the last purchase, mapped to a probability by an increasing isotonic
   regression fitted on the training rows: the rule of thumb "long silent, likely gone".
-* ``rfm_logistic``: logistic regression on log recency, log frequency and log total spend.
+* ``rfm_logistic``: logistic regression on standardised recency, frequency (purchase days),
+  mean spend per purchase and tenure: the afternoon's regression a data scientist would try.
 * ``bgnbd``: the BG/NBD probability of no purchase in the horizon, fitted at each cutoff on that
   cutoff's customers; it uses no labels at all.
 
@@ -28,7 +29,7 @@ from churn.model.simple import bgnbd_summary
 
 log = logging.getLogger(__name__)
 
-RFM_COLUMNS = ("recency_days", "frequency", "monetary_sum")
+RFM_COLUMNS = ("recency_days", "frequency", "monetary_mean", "tenure_days")
 BASELINE_NAMES = ("recency", "rfm_logistic", "bgnbd")
 
 
@@ -84,7 +85,7 @@ class RecencyBaseline:
 
 
 class RFMLogisticBaseline:
-    """Logistic regression on log recency, log frequency and log total spend."""
+    """Logistic regression on standardised recency, frequency, mean spend and tenure."""
 
     name = "rfm_logistic"
 
@@ -100,8 +101,7 @@ class RFMLogisticBaseline:
 
     @staticmethod
     def _design(frame: pd.DataFrame, where: str) -> np.ndarray:
-        values = _columns(frame, RFM_COLUMNS, where).to_numpy()
-        return np.log1p(np.clip(np.nan_to_num(values, nan=0.0), 0.0, None))
+        return np.nan_to_num(_columns(frame, RFM_COLUMNS, where).to_numpy(), nan=0.0)
 
     def fit(self, frame: pd.DataFrame, y: np.ndarray | pd.Series) -> RFMLogisticBaseline:
         """Fit the regression on training rows."""

@@ -126,7 +126,7 @@ def test_baseline_bundle_verifies_and_refuses_a_changed_file(
     ("kind", "scorer", "message"),
     [
         ("recency", {"x": [2.0, 1.0], "y": [0.1, 0.2], "reference": 1.0}, "x ascending"),
-        ("rfm_logistic", {"means": [0.0], "scales": [1.0], "coefficients": [1.0]}, "expected 3"),
+        ("rfm_logistic", {"means": [0.0], "scales": [1.0], "coefficients": [1.0]}, "expected 4"),
         ("bgnbd", {"params": None}, "expected params"),
         ("coin", {}, "expected a model of kind"),
     ],

@@ -3,7 +3,7 @@
 A deployed baseline (docs/model-store.md) is one of
 
 - ``recency``: the isotonic map from ``recency_days`` to a probability (its thresholds);
-- ``rfm_logistic``: a logistic regression on ``log1p`` of recency, frequency and spend (the
+- ``rfm_logistic``: a logistic regression on recency, frequency, mean spend and tenure (the
   standardiser's means and scales, the coefficients and the intercept);
 - ``bgnbd``: the feature column ``btyd_p_no_purchase`` (BG/NBD fitted at the scoring cutoff on
   every buyer by the feature code, so a score never depends on the scoring batch). A missing
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 RECENCY, RFM_LOGISTIC, BGNBD = "recency", "rfm_logistic", "bgnbd"
 KINDS = (RECENCY, RFM_LOGISTIC, BGNBD)
-RFM_INPUTS = ("recency_days", "frequency", "monetary_sum")
+RFM_INPUTS = ("recency_days", "frequency", "monetary_mean", "tenure_days")
 BGNBD_COLUMN = "btyd_p_no_purchase"
 BGNBD_INPUTS = (BGNBD_COLUMN, "recency_days", "frequency", "tenure_days")
 _EPS = 1e-6
@@ -116,7 +116,7 @@ class RecencyScorer:
 
 @dataclass(frozen=True)
 class RFMLogisticScorer:
-    """Logistic regression on standardised ``log1p`` of recency, frequency and spend."""
+    """Logistic regression on standardised recency, frequency, mean spend and tenure."""
 
     means: tuple[float, ...]
     scales: tuple[float, ...]
@@ -127,8 +127,7 @@ class RFMLogisticScorer:
     inputs = RFM_INPUTS
 
     def _standardised(self, frame: pd.DataFrame) -> np.ndarray:
-        values = frame[list(RFM_INPUTS)].to_numpy(dtype=float)
-        design = np.log1p(np.clip(np.nan_to_num(values, nan=0.0), 0.0, None))
+        design = np.nan_to_num(frame[list(RFM_INPUTS)].to_numpy(dtype=float), nan=0.0)
         return (design - np.asarray(self.means)) / np.asarray(self.scales)
 
     def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
