@@ -39,7 +39,10 @@ def run(cfg: DictConfig) -> ReportResult:
     dataset = load_data(cfg.data, seed=int(cfg.seed), output_dir=Path(cfg.output_dir))
     latest = reports.latest_export(cfg.export.dir)
     model, plots = reports.model_card(cfg.model_dir)
-    data = reports.build_report(dataset, config, latest=latest, model=model, model_plots=plots)
+    backtest = reports.backtest_folder(config.backtest, root="outputs")
+    data = reports.build_report(
+        dataset, config, latest=latest, model=model, model_plots=plots, backtest=backtest
+    )
     page = reports.render(data)
     folder = latest.folder if latest is not None else None
     path = (folder if folder is not None else Path(cfg.output_dir)) / "report.html"

@@ -44,6 +44,7 @@ class ReportConfig(Config):
     max_cohorts: int = 24
     max_age: int = 24
     log_to_mlflow: bool = True
+    backtest: str | None = "latest"  # a backtest folder, latest (the newest under outputs/), null
 
     def validate(self) -> None:
         """Raise ConfigError for an unknown period or a non-positive window."""
@@ -109,6 +110,7 @@ def build_report(
     latest: LatestExport | None,
     model: Manifest | None,
     model_plots: Mapping[str, Path],
+    backtest: Path | None = None,
 ) -> ReportData:
     """Everything the report shows, computed from the data and read from the run's files."""
     tx = dataset.transactions.select(["customer_id", "timestamp", "amount"]).to_pandas()
@@ -139,7 +141,56 @@ def build_report(
         model_plots=dict(model_plots),
         churn_after_days=churn_after,
         data_end=ts.max().normalize() + pd.Timedelta(days=1) if len(ts) else None,
+        backtest=_read_backtest(backtest),
+        backtest_plots=_backtest_plots(backtest),
     )
+
+
+BACKTEST_PLOTS = ("roc_auc", "ece", "calibration_in_the_large")
+
+
+def backtest_folder(choice: str | None, *, root: str | os.PathLike[str]) -> Path | None:
+    """The backtest folder ``report.backtest`` names: a folder, ``latest`` or None.
+
+    Raises:
+        ConfigError: a named folder without ``backtest.json``.
+    """
+    if choice is None:
+        return None
+    if choice == "latest":
+        return latest_backtest(root)
+    folder = Path(choice)
+    if not (folder / "backtest.json").is_file():
+        raise ConfigError(
+            f"report.backtest: expected a backtest folder holding backtest.json (or latest, or "
+            f"null); got {choice!r}"
+        )
+    return folder
+
+
+def latest_backtest(root: str | os.PathLike[str]) -> Path | None:
+    """The newest ``backtest/`` folder with a ``backtest.json`` under ``root`` (None: none)."""
+    found = sorted(Path(root).glob("*/*/backtest/backtest.json"), key=lambda p: p.stat().st_mtime)
+    return found[-1].parent if found else None
+
+
+def _read_backtest(folder: Path | None) -> dict[str, Any] | None:
+    if folder is None:
+        return None
+    path = folder / "backtest.json"
+    try:
+        payload: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ExportError(f"report: cannot read the backtest results {path}: {err}") from err
+    log.info("report: backtest section from %s", folder)
+    return payload
+
+
+def _backtest_plots(folder: Path | None) -> dict[str, Path]:
+    if folder is None:
+        return {}
+    plots = {name: folder / "plots" / f"{name}.png" for name in BACKTEST_PLOTS}
+    return {name: path for name, path in plots.items() if path.is_file()}
 
 
 def _nps(

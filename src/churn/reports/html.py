@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from churn.reports.backtest_section import backtest_section as _backtest_section
 from churn.reports.figures import (
     figure_uri,
     file_uri,
@@ -21,6 +22,11 @@ from churn.reports.figures import (
     plot_retention_curves,
     plot_value_at_risk,
 )
+from churn.reports.markup import cards as _cards
+from churn.reports.markup import fmt as _fmt
+from churn.reports.markup import img as _img
+from churn.reports.markup import table as _table
+from churn.reports.style import CSS as _CSS
 from churn.reports.summaries import (
     TIER_ORDER,
     deployed_name,
@@ -37,33 +43,6 @@ if TYPE_CHECKING:
     from churn.export.manifest import ExportManifest
 
 log = logging.getLogger(__name__)
-_CSS = """
-body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; margin: 0;
-       color: #1f2933; background: #f5f7fa; }
-header { background: #243b53; color: #fff; padding: 24px 40px; }
-header h1 { margin: 0 0 6px 0; font-size: 26px; }
-header p { margin: 0; color: #d9e2ec; }
-main { padding: 8px 40px 40px 40px; max-width: 1200px; }
-section { background: #fff; border-radius: 6px; padding: 18px 24px; margin: 18px 0;
-          box-shadow: 0 1px 3px rgba(0,0,0,0.08); }
-h2 { margin-top: 0; font-size: 20px; color: #243b53; }
-h3 { font-size: 16px; color: #334e68; }
-p.note { color: #52606d; font-size: 13px; }
-table { border-collapse: collapse; margin: 8px 0 12px 0; font-size: 13px; }
-th, td { border-bottom: 1px solid #e4e7eb; padding: 5px 10px; text-align: right; }
-th { background: #f0f4f8; color: #334e68; }
-td.text, th.text { text-align: left; }
-.cards { display: flex; flex-wrap: wrap; gap: 12px; margin: 8px 0 16px 0; }
-.card { background: #f0f4f8; border-radius: 6px; padding: 10px 16px; min-width: 150px; }
-.card .value { font-size: 22px; font-weight: 600; color: #102a43; }
-.card .label { font-size: 12px; color: #52606d; }
-img { max-width: 100%; height: auto; }
-.flag { color: #ab091e; font-weight: 600; }
-.warn { color: #b44d12; font-weight: 600; }
-.ok { color: #0c6b58; font-weight: 600; }
-.grid { display: flex; flex-wrap: wrap; gap: 16px; }
-.grid > div { flex: 1 1 480px; }
-"""
 
 
 @dataclass
@@ -86,6 +65,8 @@ class ReportData:
     model_plots: Mapping[str, Path] = field(default_factory=dict)
     churn_after_days: int = 90
     data_end: pd.Timestamp | None = None
+    backtest: Mapping[str, Any] | None = None  # backtest.json of pipelines.backtest
+    backtest_plots: Mapping[str, Path] = field(default_factory=dict)
 
     def settled(self) -> np.ndarray:
         """Periods whose losses are all known: they end ``churn_after_days`` before the data end."""
@@ -94,56 +75,6 @@ class ReportData:
         ends = pd.PeriodIndex(self.period_kpis.index).end_time.normalize() + pd.Timedelta(days=1)
         limit = self.data_end - pd.Timedelta(days=self.churn_after_days)
         return np.asarray(ends <= limit)
-
-
-def _img(uri: str, alt: str) -> str:
-    return f'<img src="{uri}" alt="{html.escape(alt)}">'
-
-
-def _fmt(value: Any, kind: str = "number") -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if kind == "percent":
-        return f"{100 * float(value):.1f}%"
-    if kind == "money":
-        return f"{float(value):,.0f}"
-    if kind == "int":
-        return f"{round(float(value)):,}"
-    if kind == "ratio":
-        return f"{float(value):.3f}"
-    return f"{float(value):,.2f}"
-
-
-def _table(frame: pd.DataFrame, kinds: Mapping[str, str], *, index_name: str | None = None) -> str:
-    """An HTML table; ``kinds`` names the format of each column (text columns align left)."""
-    head = "".join(
-        f'<th class="{"text" if kinds.get(c) == "text" else ""}">'
-        f"{html.escape(str(c).replace('_', ' '))}</th>"
-        for c in frame.columns
-    )
-    if index_name is not None:
-        head = f'<th class="text">{html.escape(index_name)}</th>' + head
-    rows = []
-    for index, row in frame.iterrows():
-        cells = "".join(
-            f'<td class="text">{html.escape(str(row[c]))}</td>'
-            if kinds.get(c) == "text"
-            else f"<td>{_fmt(row[c], kinds.get(c, 'number'))}</td>"
-            for c in frame.columns
-        )
-        if index_name is not None:
-            cells = f'<td class="text">{html.escape(str(index))}</td>' + cells
-        rows.append(f"<tr>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-
-
-def _cards(items: Sequence[tuple[str, str]]) -> str:
-    cards = "".join(
-        f'<div class="card"><div class="value">{html.escape(v)}</div>'
-        f'<div class="label">{html.escape(k)}</div></div>'
-        for k, v in items
-    )
-    return f'<div class="cards">{cards}</div>'
 
 
 def _kpi_section(data: ReportData) -> str:
@@ -409,7 +340,11 @@ def render(data: ReportData) -> str:
         f"{summary.get('rows', 0):,} transactions"
     )
     body = (
-        _kpi_section(data) + _cohort_section(data) + _scoring_section(data) + _model_section(data)
+        _kpi_section(data)
+        + _cohort_section(data)
+        + _scoring_section(data)
+        + _model_section(data)
+        + _backtest_section(data)
     )
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
