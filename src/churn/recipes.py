@@ -47,7 +47,7 @@ class TrainConfig:
     ece_bins: int = 10
     reference_bins: int = 10
     calibration_folds: int = 5
-    min_class_rows: int = 20
+    min_class_rows: int = 100
     seasonal: seasonal.SeasonalSettings = field(default_factory=seasonal.SeasonalSettings)
     selection_metric: str = "brier"
     selection_margin: float = 0.0
@@ -80,7 +80,7 @@ class TrainConfig:
                 ece_bins=int(train.get("ece_bins", 10)),
                 reference_bins=int(train.get("reference_bins", 10)),
                 calibration_folds=int(train.get("calibration_folds", 5)),
-                min_class_rows=int(train.get("min_class_rows", 20)),
+                min_class_rows=int(train.get("min_class_rows", 100)),
                 seasonal=_seasonal_settings(train.get("seasonal") or {}),
                 selection_metric=str(selection.get("metric", "brier")),
                 selection_margin=float(selection.get("margin", 0.0)),
