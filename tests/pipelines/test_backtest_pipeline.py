@@ -104,3 +104,20 @@ def test_backtest_cli_refuses_a_bad_schedule(small_demo_dir: Path, tmp_path: Pat
     )
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "use fewer backtest.dates" in proc.stderr.strip().splitlines()[-1]
+
+
+def test_backtest_measures_the_cost_of_not_retraining(
+    replayed: tuple[backtest.BacktestResult, Path],
+) -> None:
+    """Each date's model also scores the later dates: metrics by how late it is served."""
+    result, _ = replayed
+    staleness = pd.read_csv(result.folder / "staleness.csv")
+    assert list(staleness["age_days"]) == [0, 30, 60, 90]
+    assert (staleness["roc_auc"] > 0.7).all()
+    # age 0 pools the four dates, age 90 only the latest date scored by the earliest model
+    per_date = pd.read_csv(result.folder / "per_date.csv")
+    fresh = per_date[per_date["scorer"] == "model"]["n_rows"].sum()
+    assert staleness.loc[0, "n_rows"] == fresh
+    latest = per_date[(per_date["scorer"] == "model")].sort_values("date")["n_rows"].iloc[-1]
+    assert staleness.loc[3, "n_rows"] == latest
+    assert staleness.loc[0, ["roc_auc_vs_retrained", "brier_vs_retrained"]].tolist() == [0, 0]

@@ -19,7 +19,7 @@ from churn.files import atomic_directory, canonical_json
 log = logging.getLogger(__name__)
 
 RESULTS_FILE = "backtest.json"
-TABLES = ("per_date", "pooled", "differences")
+TABLES = ("per_date", "pooled", "differences", "staleness")
 
 
 def write_backtest(

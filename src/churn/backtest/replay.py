@@ -26,6 +26,8 @@ class Replay:
     references: list[str]  # scorers reported beside them (e.g. the demo's oracle)
     recipes: dict[str, dict[str, Any]] = field(default_factory=dict)  # per date: roles, sizes
     seconds: dict[str, float] = field(default_factory=dict)
+    # a date's model scoring the later dates: fit_date, date, age_days, churned, model
+    stale: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def scorers(self) -> list[str]:
@@ -67,6 +69,7 @@ def replay(
     parts: list[pd.DataFrame] = []
     recipes: dict[str, dict[str, Any]] = {}
     baselines: list[str] = []
+    fitted: dict[pd.Timestamp, training.Recipe] = {}
     for date in tqdm(plan.dates, desc="backtest dates", unit="date", leave=False):
         known = frame[frame["cutoff"].isin(plan.recipe_cutoffs(date))]
         with watch.stage("fit"):
@@ -77,6 +80,7 @@ def replay(
         scored.insert(0, "date", date)
         parts.append(scored)
         recipes[str(date.date())] = recipe.summary()
+        fitted[date] = recipe
         baselines = list(recipe.baselines)
         log.info(
             "backtest %s: %d customers scored, churn share %.3f; recipe %s",
@@ -86,7 +90,28 @@ def replay(
             recipe.roles.to_dict(),
         )
     predictions = pd.concat(parts, ignore_index=True)
-    return Replay(predictions, baselines, list(references or {}), recipes, watch.seconds)
+    with watch.stage("staleness"):
+        stale = _stale(frame, fitted)
+    return Replay(predictions, baselines, list(references or {}), recipes, watch.seconds, stale)
+
+
+def _stale(frame: pd.DataFrame, fitted: Mapping[pd.Timestamp, training.Recipe]) -> pd.DataFrame:
+    """Each date's deployed model scoring the customers of every later date, as if not retrained.
+
+    Such a model is served ``age_days`` after the date it was fitted for; nothing it uses is
+    later than its own date, so the rows measure the cost of not retraining.
+    """
+    parts = []
+    for fit_date, recipe in fitted.items():
+        for date in (d for d in fitted if d > fit_date):
+            rows = frame[frame["cutoff"] == date]
+            part = rows[["customer_id", model.LABEL]].reset_index(drop=True)
+            part[training.MODEL_SCORER] = training.predict(recipe.model, rows, recipe.features)
+            part.insert(0, "age_days", (date - fit_date).days)
+            part.insert(0, "date", date)
+            part.insert(0, "fit_date", fit_date)
+            parts.append(part)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
 def fit_at(
