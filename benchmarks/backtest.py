@@ -22,53 +22,21 @@ and step, tracking off) as a subprocess and read its tables. Prints, per world:
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[1]
+from runs import REPO, run, world_data
+
 BASELINES = ("recency", "rfm_logistic", "bgnbd")
 SHOWN = ("roc_auc", "brier", "ece", "calibration_in_the_large")
 
 
-def _run(cmd: list[str], cwd: Path) -> float:
-    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_LOGGING_LEVEL": "WARNING"}
-    started = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - started
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stderr[-4000:])
-        raise SystemExit(f"failed: {' '.join(cmd)}")
-    return elapsed
-
-
-def _data(world: str, seed: int, customers: int, root: Path) -> Path:
-    data = REPO / "data" / "benchmarks" / f"{world}-{customers}-seed{seed}"
-    if not (data / "transactions.parquet").exists():
-        _run(
-            [
-                sys.executable,
-                "-m",
-                "pipelines.generate",
-                f"world={world}",
-                f"generate.output_dir={data}",
-                f"generate.n_customers={customers}",
-                f"seed={seed}",
-                f"hydra.run.dir={root}/generate-{world}-{seed}",
-            ],
-            cwd=REPO,
-        )
-    return data
-
-
 def _backtest(world: str, data: Path, seed: int, run_dir: Path, extra: list[str]) -> float:
-    return _run(
+    return run(
         [
             sys.executable,
             "-m",
@@ -107,7 +75,7 @@ def _checks(per_date: pd.DataFrame, differences: pd.DataFrame) -> dict[str, bool
 def _world(world: str, seeds: list[int], customers: int, root: Path, extra: list[str]) -> None:
     pooled, checks, seconds = [], [], []
     for seed in seeds:
-        data = _data(world, seed, customers, root)
+        data = world_data(world, seed, customers, root)
         run_dir = root / f"{world}-{seed}" / "run"
         run_dir.parent.mkdir(parents=True)
         seconds.append(_backtest(world, data, seed, run_dir, extra))
@@ -139,13 +107,13 @@ def _world(world: str, seeds: list[int], customers: int, root: Path, extra: list
 
 
 def _cost(world: str, customers: int, repeats: int, root: Path) -> None:
-    data = _data(world, 0, customers, root)
+    data = world_data(world, 0, customers, root)
     train_s, backtest_s = [], []
     for i in range(repeats):
         work = root / f"cost-{i}"
         work.mkdir()
         train_s.append(
-            _run(
+            run(
                 [
                     sys.executable,
                     "-m",

@@ -14,47 +14,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from runs import run, world_data
+
 BASELINES = ("recency", "rfm_logistic", "bgnbd")
 
 
-def _run(cmd: list[str], cwd: Path) -> float:
-    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_LOGGING_LEVEL": "WARNING"}
-    started = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - started
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stderr[-4000:])
-        raise SystemExit(f"failed: {' '.join(cmd)}")
-    return elapsed
-
-
 def _one(seed: int, customers: int, overrides: list[str], root: Path) -> dict[str, float]:
-    data = REPO / "data" / "benchmarks" / f"demo-{customers}-seed{seed}"
-    if not (data / "transactions.parquet").exists():
-        _run(
-            [
-                sys.executable,
-                "-m",
-                "pipelines.generate",
-                f"generate.output_dir={data}",
-                f"generate.n_customers={customers}",
-                f"seed={seed}",
-                f"hydra.run.dir={root}/generate-{seed}",
-            ],
-            cwd=REPO,
-        )
+    data = world_data("demo", seed, customers, root)
     work = root / f"seed{seed}"
     work.mkdir()
-    seconds = _run(
+    seconds = run(
         [
             sys.executable,
             "-m",

@@ -126,3 +126,18 @@ def test_shift_probabilities_stay_probabilities() -> None:
     moved = seasonal.shift_probabilities(p, 2.0)
     assert ((moved > 0) & (moved < 1)).all()
     assert moved[2] == pytest.approx(expit(logit(0.5) + 2.0))
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"tolerance_days": -1}, "expected tolerance_days >= 0"),
+        ({"min_tenure_share": 1.5}, r"shares in \[0, 1\]"),
+        ({"tolerence_days": 20}, "tolerence_days"),
+    ],
+)
+def test_seasonal_settings_reject_bad_values(values: dict[str, object], message: str) -> None:
+    from churn.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        seasonal.SeasonalSettings.from_mapping(values)

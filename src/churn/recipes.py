@@ -81,7 +81,7 @@ class TrainConfig:
                 reference_bins=int(train.get("reference_bins", 10)),
                 calibration_folds=int(train.get("calibration_folds", 5)),
                 min_class_rows=int(train.get("min_class_rows", 100)),
-                seasonal=_seasonal_settings(train.get("seasonal") or {}),
+                seasonal=seasonal.SeasonalSettings.from_mapping(train.get("seasonal") or {}),
                 selection_metric=str(selection.get("metric", "brier")),
                 selection_margin=float(selection.get("margin", 0.0)),
             )
@@ -94,29 +94,6 @@ class TrainConfig:
             )
         candidates.check_rule(config.selection_metric, config.selection_margin)
         return config
-
-
-def _seasonal_settings(values: Mapping[str, Any]) -> seasonal.SeasonalSettings:
-    """``train.seasonal`` as settings; unknown keys are refused."""
-    known = set(seasonal.SeasonalSettings.__dataclass_fields__)
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigError(
-            f"train.seasonal: unknown keys {unknown}; expected some of {sorted(known)}"
-        )
-    settings = seasonal.SeasonalSettings(
-        enabled=bool(values.get("enabled", True)),
-        tolerance_days=int(values.get("tolerance_days", 20)),
-        min_population_share=float(values.get("min_population_share", 0.25)),
-        min_tenure_share=float(values.get("min_tenure_share", 0.5)),
-        min_rows=int(values.get("min_rows", 200)),
-    )
-    if settings.tolerance_days < 0 or not 0 <= settings.min_population_share <= 1:
-        raise ConfigError(
-            "train.seasonal: expected tolerance_days >= 0 and min_population_share in [0, 1]; "
-            f"got {settings.tolerance_days} and {settings.min_population_share}"
-        )
-    return settings
 
 
 @dataclass

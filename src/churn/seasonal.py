@@ -23,16 +23,20 @@ year ago says nothing about this year's season).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
 from scipy.special import expit, logit
+
+from churn.config import Config
+from churn.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +48,25 @@ Predictor = Callable[[pd.DataFrame], np.ndarray]
 
 
 @dataclass(frozen=True)
-class SeasonalSettings:
+class SeasonalSettings(Config):
     """When the recalibration applies (``train.seasonal``)."""
+
+    section: ClassVar[str] = "train.seasonal"
 
     enabled: bool = True
     tolerance_days: int = 20  # how far a reference cutoff may lie from a year before
     min_population_share: float = 0.25
     min_tenure_share: float = 0.5
     min_rows: int = 200
+
+    def validate(self) -> None:
+        """Raise ConfigError for a negative tolerance or a share outside [0, 1]."""
+        shares = (self.min_population_share, self.min_tenure_share)
+        if self.tolerance_days < 0 or self.min_rows < 1 or not all(0 <= s <= 1 for s in shares):
+            raise ConfigError(
+                "train.seasonal: expected tolerance_days >= 0, min_rows >= 1 and shares in "
+                f"[0, 1]; got {self.tolerance_days}, {self.min_rows} and {list(shares)}"
+            )
 
 
 @dataclass(frozen=True)
@@ -67,14 +82,7 @@ class SeasonalShift:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
-        return {
-            "shift": self.shift,
-            "raw_shift": self.raw_shift,
-            "shrinkage": self.shrinkage,
-            "reason": self.reason,
-            "references": dict(self.references),
-            "residuals": dict(self.residuals),
-        }
+        return dataclasses.asdict(self)
 
 
 def shift_probabilities(p: np.ndarray, shift: float) -> np.ndarray:

@@ -128,14 +128,7 @@ def _staleness(replayed: Replay, *, top_fractions: Sequence[float], n_bins: int)
     rows = pd.concat([fresh, replayed.stale], ignore_index=True) if len(replayed.stale) else fresh
 
     def metrics(group: pd.DataFrame) -> dict[str, float]:
-        values = evaluation.classification_metrics(
-            group[model.LABEL].to_numpy(),
-            group[training.MODEL_SCORER].to_numpy(dtype=float),
-            top_fractions=top_fractions,
-            n_bins=n_bins,
-        )
-        values["calibration_in_the_large"] = values["mean_p"] - values["churn_rate"]
-        return values
+        return _scorer_metrics(group, training.MODEL_SCORER, top_fractions, n_bins)
 
     out = []
     for age, group in rows.groupby("age_days"):
@@ -164,14 +157,24 @@ def _measure(
     *,
     label: str,
 ) -> list[dict[str, Any]]:
-    y = rows[model.LABEL].to_numpy()
-    out = []
-    for scorer in scorers:
-        p = rows[scorer].to_numpy(dtype=float)
-        values = evaluation.classification_metrics(y, p, top_fractions=top_fractions, n_bins=n_bins)
-        values["calibration_in_the_large"] = values["mean_p"] - values["churn_rate"]
-        out.append({"date": label, "scorer": scorer, **values})
-    return out
+    return [
+        {"date": label, "scorer": scorer, **_scorer_metrics(rows, scorer, top_fractions, n_bins)}
+        for scorer in scorers
+    ]
+
+
+def _scorer_metrics(
+    rows: pd.DataFrame, scorer: str, top_fractions: Sequence[float], n_bins: int
+) -> dict[str, float]:
+    """The training run's metrics of one scorer column, plus the calibration in the large."""
+    values = evaluation.classification_metrics(
+        rows[model.LABEL].to_numpy(),
+        rows[scorer].to_numpy(dtype=float),
+        top_fractions=top_fractions,
+        n_bins=n_bins,
+    )
+    values["calibration_in_the_large"] = values["mean_p"] - values["churn_rate"]
+    return values
 
 
 def _differences(
