@@ -50,6 +50,7 @@ def test_world_config_lists_every_parameter_and_fits_its_horizon(name: str) -> N
     if name != "demo":  # the demo world keeps the historical store and export folders
         assert raw["model_dir"] == f"models/{name}"
         assert raw["export_dir"] == f"exports/{name}"
+        assert raw["outcome_dir"] == f"outcomes/{name}"
     fields = {f.name for f in dataclasses.fields(synthetic.WorldConfig)}
     assert set(raw["params"]) == fields
     params, horizon, step = world_config(name)
