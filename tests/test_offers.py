@@ -478,6 +478,47 @@ def test_assign_offers_control_group_stable_per_customer_id() -> None:
     assert control_ids(customers, seed=1) != first
 
 
+def test_assign_offers_control_group_is_drawn_per_campaign() -> None:
+    customers = _everyone_eligible(4000, seed=7)
+    config = _config(SIMPLE, control_fraction=0.2)
+
+    def control_ids(as_of: str | None) -> set[str]:
+        day = None if as_of is None else pd.Timestamp(as_of)
+        result = assign_offers(customers, config, seed=0, as_of=day)
+        return set(customers.loc[result.columns["control_group"], "customer_id"])
+
+    may, june = control_ids("2024-05-01"), control_ids("2024-06-01")
+    assert control_ids("2024-05-01") == may  # the same campaign draws the same customers
+    # independent draws: about 0.2 x 0.2 of the customers are held back both months
+    both = len(may & june) / len(customers)
+    assert 0.025 <= both <= 0.055
+    assert 0.15 <= len(june) / len(customers) <= 0.25
+
+
+def test_assign_offers_control_fraction_per_offer() -> None:
+    customers = _everyone_eligible(4000, seed=9)
+    catalog = {"call": {"cost": 10.0, "save_rate": 0.5, "control_fraction": 0.5}}
+    result = assign_offers(customers, _config(catalog, control_fraction=0.05), seed=0)
+    share = result.columns["control_group"].mean()
+    assert 0.45 <= share <= 0.55
+    with pytest.raises(ConfigError, match=r"offers.catalog.call.control_fraction"):
+        _config({"call": {"cost": 1.0, "save_rate": 0.5, "control_fraction": 1.0}})
+
+
+def test_assign_offers_flags_customers_of_an_open_earlier_campaign() -> None:
+    customers = _everyone_eligible(50, seed=10)
+    first, second = customers["customer_id"].iloc[:2]
+    earlier = {first: "2024-05-01", second: "2024-04-01", "unknown": "2024-05-01"}
+    result = assign_offers(
+        customers, _config(SIMPLE, control_fraction=0.2), seed=0, earlier=earlier
+    )
+    flag = result.columns["earlier_campaign"]
+    assert flag.dtype == "string"
+    assert flag.iloc[:2].tolist() == ["2024-05-01", "2024-04-01"]
+    assert flag.iloc[2:].isna().all()  # either arm alike: the flag is not a contact rule
+    assert not result.columns["contact_status"].iloc[:2].isin(["cooldown", "suppressed"]).any()
+
+
 def test_assign_offers_control_group_share_holds_under_tight_budget() -> None:
     customers = _everyone_eligible(5000, seed=6)
     catalog = {"email": {"cost": 1.0, "save_rate": 0.5}}

@@ -15,8 +15,11 @@ probability; they count as ``p = 1`` (no purchase expected without action).
 largest first, each customer getting at most one offer, while the offer's capacity and the total
 budget last. A customer whose best offer is full or too costly for what is left may get their
 next best. Customers on the suppression list or offered within the cooldown are never offered;
-a seeded random share (``control_fraction``) of the customers who would get an offer is held
-back as a **control group**: flagged, not contacted, so save rates can be measured.
+a seeded random share (``control_fraction``, or the offer's own) of the customers who would get
+an offer is held back as a **control group**: flagged, not contacted, so save rates can be
+measured. The control draw is per campaign: a hash of the seed, the as-of date and the customer
+id, so a different share of customers is held back each month. Customers still inside an
+earlier campaign's outcome window are flagged (``earlier_campaign``) in either arm alike.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ class Offer:
     min_value: float = 0.0
     capacity: int | None = None
     requires_attribute: str | None = None
+    control_fraction: float | None = None  # this offer's control share; None: the catalog's
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,11 @@ def _offer(name: str, spec: Any) -> Offer:
         raise ConfigError(f"{where}.cost: expected a finite amount >= 0; got {offer.cost}")
     if not 0 <= offer.save_rate <= 1:
         raise ConfigError(f"{where}.save_rate: expected a share in [0, 1]; got {offer.save_rate}")
+    if offer.control_fraction is not None and not 0 <= offer.control_fraction < 1:
+        raise ConfigError(
+            f"{where}.control_fraction: expected a share in [0, 1) or null; got "
+            f"{offer.control_fraction}"
+        )
     if offer.capacity is not None and not offer.capacity >= 0:
         raise ConfigError(f"{where}.capacity: expected >= 0 or null; got {offer.capacity}")
     bad = sorted(set(offer.statuses) - set(STATUSES))
@@ -147,12 +156,16 @@ def customer_value(
     return margin * horizon_days * rate
 
 
-def _stable_share(customer_ids: pd.Series, *, seed: int) -> np.ndarray:
-    """A uniform number in [0, 1) per customer id, the same in every run with the same seed."""
-    salt = f"{seed}:".encode()
+def _stable_share(customer_ids: pd.Series, *, seed: int, salt: str = "") -> np.ndarray:
+    """A uniform number in [0, 1) per customer id, the same in every run with the same seed.
+
+    ``salt`` (e.g. the as-of date) gives an independent draw per campaign.
+    """
+    key = f"{seed}:{salt}:" if salt else f"{seed}:"
+    salt_bytes = key.encode()
     out = np.empty(len(customer_ids))
     for i, cid in enumerate(customer_ids.astype(str)):
-        digest = hashlib.blake2b(salt + cid.encode(), digest_size=8).digest()
+        digest = hashlib.blake2b(salt_bytes + cid.encode(), digest_size=8).digest()
         out[i] = int.from_bytes(digest, "big") / 2**64
     return out
 
@@ -195,6 +208,8 @@ def assign_offers(
     suppressed: Collection[str] = (),
     cooled: Collection[str] = (),
     strategy: str = "net_benefit",
+    as_of: pd.Timestamp | None = None,
+    earlier: Mapping[str, str] | None = None,
 ) -> Assignment:
     """Choose at most one offer per customer within the budget and capacities.
 
@@ -202,16 +217,21 @@ def assign_offers(
         customers: one row per customer: ``customer_id, status, churn_probability, risk_tier,
             lifecycle_stage, value`` and any customer attributes offers require.
         config: catalog, budget and contact policy.
-        seed: seeds the control group (stable per customer id) and the random strategy.
+        seed: seeds the control group (stable per customer id and campaign) and the random
+            strategy.
         suppressed: customer ids that opted out: never offered.
         cooled: customer ids offered within the cooldown: skipped.
+        as_of: the campaign's as-of date: the control group is drawn per campaign.
+        earlier: customer id -> as-of date of an earlier campaign whose outcome window is still
+            open and in which the customer was contacted or held back (``earlier_campaign``).
         strategy: ``net_benefit`` (the method above), or a reference to compare it with:
             ``highest_risk`` (the costliest eligible offer to the riskiest customers first) or
             ``random`` (customers in random order, each their costliest eligible offer).
 
     Returns:
-        Columns ``offer, offer_cost, expected_net_benefit, control_group, contact_status`` in
-        the order of ``customers``, the budget used and the count per offer.
+        Columns ``offer, offer_cost, expected_net_benefit, control_group, control_offer,
+        contact_status, earlier_campaign`` in the order of ``customers``, the budget used and
+        the count per offer.
     """
     if strategy not in STRATEGIES:
         raise ConfigError(
@@ -243,7 +263,12 @@ def assign_offers(
     candidates = pd.concat(pairs, ignore_index=True)
     candidates = _order(candidates, strategy, seed=seed, n=n)
 
-    control = _stable_share(ids, seed=seed) < config.control_fraction
+    salt = "" if as_of is None else str(pd.Timestamp(as_of).date())
+    share = _stable_share(ids, seed=seed, salt=salt)
+    fractions = [
+        config.control_fraction if o.control_fraction is None else o.control_fraction
+        for o in config.catalog
+    ]
     chosen = np.full(n, -1)
     in_control = np.zeros(n, dtype=bool)
     over_budget = np.zeros(n, dtype=bool)
@@ -266,7 +291,7 @@ def assign_offers(
         capacity[k] -= 1
         # A control customer is one the plan would contact: held back, the offer's budget and
         # capacity are set aside but not spent, so the group stays a fixed share of the plan.
-        in_control[row] = control[row]
+        in_control[row] = share[row] < fractions[k]
         left -= cost
     offered = (chosen >= 0) & ~in_control
     names = np.array([o.name for o in config.catalog] + [None], dtype=object)
@@ -295,6 +320,9 @@ def assign_offers(
                 in_control
             ),
             "contact_status": pd.Series(contact, index=customers.index, dtype="string"),
+            "earlier_campaign": pd.Series(
+                ids.map(dict(earlier or {})).to_numpy(), index=customers.index, dtype="string"
+            ),
         },
         index=customers.index,
     )

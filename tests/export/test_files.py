@@ -177,6 +177,30 @@ def test_recently_offered_reads_exports_within_cooldown(tmp_path: Path) -> None:
     assert export.recently_offered(root, as_of=later, cooldown_days=1) == {"later"}
 
 
+def _campaign(root: Path, day: str, horizon: int, rows: dict[str, tuple[str | None, bool]]) -> None:
+    """An export on ``day`` with horizon ``horizon``: customer -> (offer, control_group)."""
+    ids = list(rows)
+    at_risk = _at_risk(ids, [rows[i][0] for i in ids]).assign(
+        control_group=[rows[i][1] for i in ids]
+    )
+    manifest = {"as_of": day, "model": {"horizon_days": horizon}}
+    export.write_exports(root / day, **(_frames() | {"at_risk": at_risk, "manifest": manifest}))
+
+
+def test_open_campaigns_maps_both_arms_of_open_windows(tmp_path: Path) -> None:
+    root = tmp_path / "exports"
+    _campaign(root, "2024-03-01", 90, {"closed": ("win_back", False)})  # window ends 05-30
+    _campaign(root, "2024-04-01", 90, {"a": ("win_back", False), "b": (None, True)})
+    _campaign(root, "2024-05-01", 90, {"a": (None, True), "c": (None, False)})
+    _campaign(root, "2024-06-01", 90, {"same_day": ("win_back", False)})
+    _campaign(root, "2024-05-25", 3, {"short": ("win_back", False)})  # ends 05-28
+    (root / "2024-05-20").mkdir()  # no list
+    got = export.open_campaigns(root, as_of=AS_OF)
+    # the latest open campaign wins; not contacted and not held back: no flag
+    assert got == {"a": "2024-05-01", "b": "2024-04-01"}
+    assert export.open_campaigns(tmp_path / "none", as_of=AS_OF) == {}
+
+
 def test_recently_offered_missing_root_is_empty(tmp_path: Path) -> None:
     assert export.recently_offered(tmp_path / "none", as_of=AS_OF, cooldown_days=30) == set()
 

@@ -120,6 +120,22 @@ def test_score_at_risk_list(scored: score.ScoreResult) -> None:
     assert manifest["counts"]["budget_used"] == pytest.approx(offered["offer_cost"].sum())
     assert manifest["model"]["version"] == "1"
     assert manifest["drift"]["n_columns"] > 30
+    # scores.parquet carries every customer's contact, the same as the list's
+    scores = pd.read_parquet(scored.folder / "scores.parquet").set_index("customer_id")
+    listed = parquet.set_index("customer_id")
+    for column in ("offer", "control_group", "control_offer", "contact_status"):
+        pd.testing.assert_series_equal(
+            scores.loc[listed.index, column], listed[column], check_names=False
+        )
+    rest = scores.drop(index=listed.index)
+    assert rest["offer"].isna().all()
+    assert not rest["control_group"].any()
+    arms = manifest["offers"]["by_offer"]
+    assert sum(a["contacted"] for a in arms.values()) == len(offered)
+    assert sum(a["control"] for a in arms.values()) == int(at_risk["control_group"].sum())
+    for arm in arms.values():
+        detectable = arm["min_detectable_save_rate"]
+        assert detectable is None or 0 < detectable <= 1
     assert oct(scored.folder.stat().st_mode & 0o777) == "0o700"
     assert oct((scored.folder / "at_risk.csv").stat().st_mode & 0o777) == "0o600"
 
@@ -383,8 +399,9 @@ def test_score_cli_csv_is_safe_for_spreadsheets_and_names_rejected_rows(
     assert "rejected at load" in rejects["reason"].iloc[0]
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     rows_file = Path(manifest["input"]["rejected_rows_file"])
-    assert rows_file == (tmp_path / "s" / "rejects.csv").resolve()
-    rows = pd.read_csv(rows_file, dtype=str)
+    assert not rows_file.is_absolute()  # no machine paths in a file handed out
+    assert (tmp_path / rows_file).resolve() == (tmp_path / "s" / "rejects.csv").resolve()
+    rows = pd.read_csv(tmp_path / rows_file, dtype=str)
     assert set(rows["customer_id"]) == {"'" + bad}
     assert manifest["input"]["rows"]["transactions"]["rejected"] == len(rows)
 

@@ -11,6 +11,7 @@ pipeline reads back (the cooldown, reports) is read from the Parquet files.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -115,6 +116,38 @@ def recently_offered(
         offered |= set(earlier.loc[earlier["offer"].notna(), "customer_id"].astype(str))
     log.info("cooldown: %d customers offered since %s", len(offered), start.date())
     return offered
+
+
+def open_campaigns(root: str | os.PathLike[str], *, as_of: pd.Timestamp) -> dict[str, str]:
+    """Customers still inside an earlier campaign's outcome window at ``as_of``.
+
+    An export dated ``d < as_of`` whose window ``[d, d + H)`` (``H`` from its manifest) contains
+    ``as_of`` is open; its customers who were contacted or held back as control are mapped to
+    ``d`` (the latest such date when several are open). Exports without a manifest are skipped.
+    """
+    base = Path(root)
+    day = pd.Timestamp(as_of)
+    found: dict[str, str] = {}
+    if not base.is_dir():
+        return found
+    for folder in sorted(base.iterdir()):  # date order: later campaigns overwrite earlier ones
+        if not _DATE_FOLDER.fullmatch(folder.name) or not (folder / AT_RISK_PARQUET).is_file():
+            continue
+        try:
+            start = pd.Timestamp(folder.name)
+            manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+            horizon = int(manifest["model"]["horizon_days"])
+        except (ValueError, OSError, KeyError, TypeError):
+            continue
+        if not start < day < start + pd.Timedelta(days=horizon):
+            continue
+        rows = pd.read_parquet(
+            folder / AT_RISK_PARQUET, columns=["customer_id", "offer", "control_group"]
+        )
+        arms = rows["offer"].notna() | rows["control_group"].fillna(False).astype(bool)
+        found.update(dict.fromkeys(rows.loc[arms, "customer_id"].astype(str), folder.name))
+    log.info("%d customers inside an earlier campaign's outcome window", len(found))
+    return found
 
 
 def read_suppression(path: str | os.PathLike[str] | None) -> set[str]:

@@ -7,15 +7,18 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from churn.data import Dataset, fingerprint
 from churn.errors import ExportError
+from churn.power import min_detectable_save_rate
 
 if TYPE_CHECKING:
     from churn.bundle import Manifest
+    from churn.offers import OfferConfig
     from churn.scoring import ScoreOptions, ScoringRun
 
 log = logging.getLogger(__name__)
@@ -145,7 +148,7 @@ def build_manifest(
             ``input.rejected_rows_file``; the export's ``rejects.csv`` lists customers).
     """
     outcome, people = run.outcome, run.population
-    rows_file = {} if rejected_rows is None else {"rejected_rows_file": os.fspath(rejected_rows)}
+    rows_file = {} if rejected_rows is None else {"rejected_rows_file": _shown(rejected_rows)}
     offer_config, thresholds = options.offers, options.thresholds
     return ExportManifest(
         as_of=str(run.as_of.date()),
@@ -176,12 +179,52 @@ def build_manifest(
             "cooldown_days": offer_config.cooldown_days,
             "suppressed": len(people.suppressed),
             "in_cooldown": len(people.cooled),
+            "in_earlier_campaign": len(people.earlier),
+            "by_offer": offer_arms(outcome.at_risk, offer_config),
         },
         drift={**run.drift, "thresholds": {"warn": thresholds.warn, "flag": thresholds.flag}},
         drift_by_column=tuple(
             {str(k): v for k, v in row.items()} for row in outcome.drift.to_dict("records")
         ),
     )
+
+
+def offer_arms(at_risk: pd.DataFrame, offer_config: OfferConfig) -> dict[str, Any]:
+    """Per offer: contacted and control customers, and the smallest save rate they can show.
+
+    The control churn expected is the mean predicted churn of the offer's control customers
+    (``p = 1`` for those without a probability); the detectable save rate is at 80% power and
+    the 5% level (:func:`churn.power.min_detectable_save_rate`), None when no rate is.
+    """
+    p = at_risk["churn_probability"].astype("float64").fillna(1.0)
+    out: dict[str, Any] = {}
+    for offer in offer_config.catalog:
+        contacted = int((at_risk["offer"] == offer.name).fillna(False).sum())
+        control = (at_risk["control_offer"] == offer.name).fillna(False).to_numpy(dtype=bool)
+        if not contacted and not control.any():
+            continue
+        churn = float(p[control].mean()) if control.any() else None
+        fraction = offer.control_fraction
+        out[offer.name] = {
+            "contacted": contacted,
+            "control": int(control.sum()),
+            "control_fraction": offer_config.control_fraction if fraction is None else fraction,
+            "save_rate": offer.save_rate,
+            "expected_control_churn": churn,
+            "min_detectable_save_rate": None
+            if churn is None
+            else min_detectable_save_rate(churn, int(control.sum()), contacted),
+        }
+    return out
+
+
+def _shown(path: str | os.PathLike[str]) -> str:
+    """A path as handed out: relative to the working directory when inside it, else its name."""
+    resolved = Path(path).resolve()
+    try:
+        return resolved.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return resolved.name
 
 
 def _mapping_or_none(value: Any) -> dict[str, Any] | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -40,6 +40,7 @@ def score(
     attributes: pd.DataFrame | None = None,
     suppressed: Collection[str] = (),
     cooled: Collection[str] = (),
+    earlier: Mapping[str, str] | None = None,
 ) -> ScoringOutcome:
     """Score every buyer at the as-of date and plan the offers.
 
@@ -56,6 +57,7 @@ def score(
         attributes: customer attributes (indexed by customer_id) offers may require.
         suppressed: opted-out customer ids.
         cooled: customer ids offered within the cooldown.
+        earlier: customer id -> as-of date of an earlier campaign whose window is still open.
     """
     names = check_schema(features, manifest.features)
     frame = features.reset_index(drop=True)
@@ -85,6 +87,7 @@ def score(
         attributes=attributes,
         suppressed=suppressed,
         cooled=cooled,
+        earlier=earlier,
     )
     scored = (customers["status"] == "scored").to_numpy(dtype=bool)
     explained = {"all": scored, "at_risk": scored & on_list}.get(
@@ -108,6 +111,7 @@ def plan_offers(
     attributes: pd.DataFrame | None,
     suppressed: Collection[str],
     cooled: Collection[str],
+    earlier: Mapping[str, str] | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray, offers.Assignment]:
     """Join the attributes offers need, assign offers, and mark who is on the at-risk list.
 
@@ -119,7 +123,13 @@ def plan_offers(
         extra = attributes.reindex(customers["customer_id"].astype(str).to_numpy())
         customers = customers.assign(**{str(c): extra[c].to_numpy() for c in extra.columns})
     assignment = offers.assign_offers(
-        customers, offer_config, seed=settings.seed, suppressed=suppressed, cooled=cooled
+        customers,
+        offer_config,
+        seed=settings.seed,
+        suppressed=suppressed,
+        cooled=cooled,
+        as_of=settings.as_of,
+        earlier=earlier,
     )
     customers = customers.join(assignment.columns)
     customers["model_version"] = settings.model_version

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -98,6 +98,7 @@ class Population:
     attributes: pd.DataFrame | None
     suppressed: set[str]
     cooled: set[str]
+    earlier: dict[str, str] = field(default_factory=dict)  # customer -> open earlier campaign
 
     def contact(self) -> dict[str, Any]:
         """The keyword arguments the scorers take."""
@@ -106,6 +107,7 @@ class Population:
             "attributes": self.attributes,
             "suppressed": self.suppressed,
             "cooled": self.cooled,
+            "earlier": self.earlier,
         }
 
 
@@ -117,6 +119,7 @@ def population_at(
     customer_id_column: str,
     suppressed: set[str],
     cooled: set[str],
+    earlier: dict[str, str] | None = None,
 ) -> Population:
     """Account for every customer the input knows at ``as_of`` (:func:`account_for_customers`).
 
@@ -128,6 +131,7 @@ def population_at(
             rejects keep source names).
         suppressed: opted-out customer ids.
         cooled: customer ids offered within the cooldown.
+        earlier: customer id -> as-of date of an earlier campaign whose outcome window is open.
     """
     no_purchase, rejects = account_for_customers(
         dataset.transactions,
@@ -136,7 +140,14 @@ def population_at(
         customers=dataset.customers,
         rejected_ids=rejected_ids(dataset.rejects, customer_id_column),
     )
-    return Population(no_purchase, rejects, attributes_of(dataset.customers), suppressed, cooled)
+    return Population(
+        no_purchase,
+        rejects,
+        attributes_of(dataset.customers),
+        suppressed,
+        cooled,
+        dict(earlier or {}),
+    )
 
 
 def rejected_ids(rejects: pd.DataFrame, source_column: str) -> list[str]:

@@ -18,6 +18,15 @@ from churn.scoring.tiers import TierConfig, assign_tiers
 
 log = logging.getLogger(__name__)
 
+# What the plan did with each customer, in scores.parquet for everyone (pipelines.outcomes)
+CONTACT_COLUMNS = [
+    "offer",
+    "offer_cost",
+    "control_group",
+    "control_offer",
+    "contact_status",
+    "earlier_campaign",
+]
 SCORE_COLUMNS = [
     "customer_id",
     "as_of",
@@ -27,6 +36,7 @@ SCORE_COLUMNS = [
     "lifecycle_stage",
     "value",
     "value_at_risk",
+    *CONTACT_COLUMNS,
 ]
 AT_RISK_COLUMNS = [
     "customer_id",
@@ -45,7 +55,9 @@ AT_RISK_COLUMNS = [
     "model_version",
     "status",
     "control_group",
+    "control_offer",
     "contact_status",
+    "earlier_campaign",
 ]
 
 

@@ -21,7 +21,7 @@ from churn.bundle import Bundle, Manifest
 from churn.bundle.compat import check_compatibility
 from churn.data import Dataset
 from churn.errors import DriftError
-from churn.export.files import read_suppression, recently_offered
+from churn.export.files import open_campaigns, read_suppression, recently_offered
 from churn.features import build_features
 from churn.scoring.as_of import resolve_as_of, warn_if_old
 from churn.scoring.local import score
@@ -130,6 +130,7 @@ def score_dataset(
             cooled=recently_offered(
                 options.export_dir, as_of=day, cooldown_days=options.offers.cooldown_days
             ),
+            earlier=open_campaigns(options.export_dir, as_of=day),
         )
     settings = ScoreConfig(
         as_of=day,
@@ -173,7 +174,7 @@ def _on_spark(
     people: Population,
 ) -> tuple[ScoringOutcome, Callable[[Path], None]]:
     """Scores stay on the cluster; the export folder gets Spark's datasets written into it."""
-    outcome, scored, signups = score_distributed(
+    outcome, scored, driver_rows = score_distributed(
         lazy,
         finish,
         bundle.model,
@@ -186,7 +187,7 @@ def _on_spark(
     )
 
     def write(folder: Path) -> None:
-        write_spark_scores(scored, folder, as_of=settings.as_of, no_purchase=signups)
+        write_spark_scores(scored, folder, as_of=settings.as_of, driver_rows=driver_rows)
         at_risk = scored.filter(scored.risk_tier.isin(list(options.tiers.at_risk)))
         write_partitioned(at_risk.drop("eligible"), folder / "at_risk_by_tier", by="risk_tier")
 

@@ -33,6 +33,7 @@ from churn.purchases import POSITIVE
 from churn.scoring.local import drift_of, plan_offers
 from churn.scoring.predict import explain
 from churn.scoring.rows import (
+    CONTACT_COLUMNS,
     SCORE_COLUMNS,
     TALLY_COLUMNS,
     at_risk_list,
@@ -268,6 +269,7 @@ def score_distributed(
     attributes: pd.DataFrame | None = None,
     suppressed: Collection[str] = (),
     cooled: Collection[str] = (),
+    earlier: Mapping[str, str] | None = None,
     drift_rows: int = 100_000,
 ) -> tuple[ScoringOutcome, Any, pd.DataFrame]:
     """Score on Spark, then plan offers on the driver over the rows that can get one.
@@ -275,8 +277,8 @@ def score_distributed(
     Every buyer is scored on the cluster (:func:`score_on_spark`); only the at-risk and
     offer-eligible rows, and a sample of ``drift_rows`` feature rows for the drift check, come
     to the driver. Returns the outcome (its ``scores`` are empty: the scored Spark DataFrame,
-    returned too and cached, holds them) and the sign-ups who never bought, as score rows, for
-    :func:`write_scores`.
+    returned too and cached, holds them) and the driver's score rows for :func:`write_scores`:
+    the sign-ups who never bought, and the contact columns of every buyer the plan touched.
     """
 
     scored = score_on_spark(
@@ -308,6 +310,7 @@ def score_distributed(
         attributes=attributes,
         suppressed=suppressed,
         cooled=cooled,
+        earlier=earlier,
     )
     at_risk = at_risk_list(customers[on_list])
 
@@ -318,8 +321,9 @@ def score_distributed(
     )
     counts = summary(_spark_tally(scored, extra), at_risk, assignment, offer_config)
     empty = pd.DataFrame(columns=SCORE_COLUMNS)
-    signups = extra.assign(as_of=settings.as_of)[SCORE_COLUMNS]
-    return ScoringOutcome(empty, at_risk, drift, assignment, counts), scored, signups
+    touched = (customers["contact_status"] != "no_offer") | customers["earlier_campaign"].notna()
+    driver_rows = customers[touched.to_numpy(dtype=bool) | customers["status"].eq("no_purchase")]
+    return ScoringOutcome(empty, at_risk, drift, assignment, counts), scored, driver_rows
 
 
 def _spark_tally(scored: Any, signups: pd.DataFrame) -> pd.DataFrame:
@@ -335,21 +339,44 @@ def _spark_tally(scored: Any, signups: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_scores(
-    scored: Any, folder: Path, *, as_of: pd.Timestamp, no_purchase: pd.DataFrame
+    scored: Any, folder: Path, *, as_of: pd.Timestamp, driver_rows: pd.DataFrame
 ) -> None:
-    """Every customer's scores as a Parquet dataset ``folder/scores`` (Spark parts + sign-ups)."""
+    """Every customer's scores as a Parquet dataset ``folder/scores`` (Spark parts + sign-ups).
+
+    ``driver_rows`` (from :func:`score_distributed`) give the contact columns of the buyers the
+    plan touched, joined in on the cluster (everyone else: no offer), and the sign-ups' rows.
+    """
     from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
 
-    columns = [c for c in SCORE_COLUMNS if c != "as_of"]
+    columns = [c for c in SCORE_COLUMNS if c not in {"as_of", *CONTACT_COLUMNS}]
     frame = scored.select(*columns).withColumn(
         "as_of", F.lit(as_of.to_pydatetime()).cast("timestamp_ntz")
     )
+    buyers = driver_rows[driver_rows["status"] != "no_purchase"]
+    contacts = scored.sparkSession.createDataFrame(_contact_frame(buyers), schema=_CONTACT_SCHEMA)
+    frame = frame.join(F.broadcast(contacts), on="customer_id", how="left").fillna(
+        {"offer_cost": 0.0, "control_group": False, "contact_status": "no_offer"}
+    )
     target = folder / "scores"
     frame.select(*SCORE_COLUMNS).write.parquet(str(target))
+    no_purchase = driver_rows[driver_rows["status"] == "no_purchase"]
     if len(no_purchase):
         first = next(target.glob("*.parquet"))
         schema = pq.read_schema(first)
-        table = pa.Table.from_pandas(
-            no_purchase[SCORE_COLUMNS], schema=schema, preserve_index=False
-        )
+        rows = no_purchase.assign(as_of=as_of)[SCORE_COLUMNS]
+        table = pa.Table.from_pandas(rows, schema=schema, preserve_index=False)
         pq.write_table(table, target / "part-no-purchase.parquet")
+
+
+_CONTACT_SCHEMA = (
+    "customer_id string, offer string, offer_cost double, control_group boolean, "
+    "control_offer string, contact_status string, earlier_campaign string"
+)
+
+
+def _contact_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """The contact columns of ``rows`` as plain Python values (Spark's createDataFrame)."""
+    frame = rows[["customer_id", *CONTACT_COLUMNS]].astype(object)
+    return frame.where(frame.notna(), None).astype(
+        {"offer_cost": "float64", "control_group": "bool"}
+    )
