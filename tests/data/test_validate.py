@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from churn import data
 from churn.errors import ConfigError
+from churn.scoring.population import rejected_ids
 from tests.data.helpers import NOT_ISO, NOW, config, rejects_of, transactions_frame, write_csv
 
 # --- ids and timestamps ------------------------------------------------------------------------
@@ -629,3 +630,25 @@ def test_load_counts_add_up_and_each_bad_row_gets_its_rule(
     assert sum(report.rejected_by_rule.values()) == report.rejected_rows
     assert dict(rejects_of(ds)) == expected
     assert ds.transactions.num_rows == report.used_rows
+
+
+@pytest.mark.parametrize("id_normalization", ["none", "strip_numeric_suffix"])
+def test_rejected_rows_name_the_customers_validation_names(
+    tmp_path: Path, id_normalization: str
+) -> None:
+    # the same raw ids in kept and rejected rows: the rejected ones read as the kept ones do
+    raw = [" 7.0 ", "\t2.00", "002", "x"]
+    frame = pd.DataFrame(
+        {
+            "customer_id": raw * 2,
+            "timestamp": ["2024-01-01"] * 4 + ["not a date"] * 4,
+            "amount": 1.0,
+        }
+    )
+    path = write_csv(frame, tmp_path / "tx.csv")
+    ds = data.load(
+        config("csv", path, id_normalization=id_normalization, max_reject_fraction=0.9), now=NOW
+    )
+    kept = set(ds.transactions.column("customer_id").to_pylist())
+    got = set(rejected_ids(ds.rejects, "customer_id", id_normalization=id_normalization))
+    assert got == kept

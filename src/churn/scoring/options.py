@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ class ScoreOptions:
     require_signature: bool = False
     allow_library_change: bool = False
     shadow: str | None = None  # latest or a version number: score it beside the champion
+    id_normalization: str = "none"  # data.id_normalization: how rejected rows' ids are read
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ScoreOptions:
@@ -55,9 +57,13 @@ class ScoreOptions:
                 seed=int(config.get("seed", 0)),
                 export_dir=str(config["export"]["dir"]),
                 customer_id_column=str(config["data"]["columns"]["transactions"]["customer_id"]),
-            )
+            ).with_id_normalization(str(config["data"].get("id_normalization") or "none"))
         except KeyError as err:
             raise ConfigError(f"score config: expected the section {err}; it is missing") from err
+
+    def with_id_normalization(self, value: str) -> ScoreOptions:
+        """A copy reading rejected rows' customer ids as ``data.id_normalization`` says."""
+        return dataclasses.replace(self, id_normalization=value)
 
     @classmethod
     def from_mappings(

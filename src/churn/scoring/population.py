@@ -117,6 +117,7 @@ def population_at(
     buyers: Collection[str],
     *,
     customer_id_column: str,
+    id_normalization: str = "none",
     suppressed: set[str],
     cooled: set[str],
     earlier: dict[str, str] | None = None,
@@ -129,6 +130,8 @@ def population_at(
         buyers: customers with a purchase before ``as_of`` (they get features).
         customer_id_column: the source's own name of the transactions' customer id (the
             rejects keep source names).
+        id_normalization: ``data.id_normalization``, applied to the rejected rows' raw ids so
+            they name the same customers as the validated rows.
         suppressed: opted-out customer ids.
         cooled: customer ids offered within the cooldown.
         earlier: customer id -> as-of date of an earlier campaign whose outcome window is open.
@@ -138,7 +141,9 @@ def population_at(
         as_of=as_of,
         buyers=buyers,
         customers=dataset.customers,
-        rejected_ids=rejected_ids(dataset.rejects, customer_id_column),
+        rejected_ids=rejected_ids(
+            dataset.rejects, customer_id_column, id_normalization=id_normalization
+        ),
     )
     return Population(
         no_purchase,
@@ -150,12 +155,22 @@ def population_at(
     )
 
 
-def rejected_ids(rejects: pd.DataFrame, source_column: str) -> list[str]:
-    """The customer ids of rejected transaction rows (under the source's column name)."""
+def rejected_ids(
+    rejects: pd.DataFrame, source_column: str, *, id_normalization: str = "none"
+) -> list[str]:
+    """The customer ids of rejected transaction rows (under the source's column name).
+
+    The raw ids are read the way validation reads ids (:mod:`churn.data.contract`): trimmed of
+    spaces, tabs and line breaks, blank as missing, and with ``strip_numeric_suffix`` an integer
+    written with a zero fraction (``'2.00'``) as that integer.
+    """
     if rejects.empty or "table" not in rejects.columns or source_column not in rejects.columns:
         return []
-    rows = rejects[rejects["table"] == "transactions"][source_column]
-    return sorted(set(rows.dropna().astype(str).str.strip()) - {""})
+    rows = rejects[rejects["table"] == "transactions"][source_column].dropna().astype(str)
+    ids = rows.str.strip(" \t\n\v\f\r")
+    if id_normalization == "strip_numeric_suffix":
+        ids = ids.str.replace(r"^(-?[0-9]+)\.0+$", r"\1", regex=True)
+    return sorted(set(ids) - {""})
 
 
 def attributes_of(customers: pa.Table | None) -> pd.DataFrame | None:

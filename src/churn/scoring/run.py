@@ -126,6 +126,7 @@ def score_dataset(
             day,
             buyers,
             customer_id_column=options.customer_id_column,
+            id_normalization=options.id_normalization,
             suppressed=read_suppression(options.offers.suppression_file),
             cooled=recently_offered(
                 options.export_dir, as_of=day, cooldown_days=options.offers.cooldown_days
