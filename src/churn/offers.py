@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 STATUSES = ("scored", "lapsed", "no_purchase")
 STAGES = ("new", "established", "lapsing")
 STRATEGIES = ("net_benefit", "highest_risk", "random")
+SAVE_RATES = ("configured", "measured")
 MIN_TENURE_DAYS = 30.0
 # What happened to each customer's contact, in the at-risk list's ``contact_status`` column.
 CONTACT = ("offer", "control", "suppressed", "cooldown", "budget", "no_offer")
@@ -73,6 +74,9 @@ class OfferConfig:
     control_fraction: float = 0.05
     cooldown_days: int = 30
     suppression_file: str | None = None
+    save_rates: str = "configured"  # configured | measured (churn.save_rates)
+    prior_strength: float = 50.0  # the configured rate's weight, in would-be churners
+    outcomes_dir: str | None = None  # where measured campaigns are (pipelines.outcomes)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], *, tiers: Collection[str]) -> OfferConfig:
@@ -96,6 +100,19 @@ class OfferConfig:
         if not 0 <= self.control_fraction < 1:
             raise ConfigError(
                 f"offers.control_fraction: expected a share in [0, 1); got {self.control_fraction}"
+            )
+        if self.save_rates not in SAVE_RATES:
+            raise ConfigError(
+                f"offers.save_rates: expected one of {list(SAVE_RATES)}; got {self.save_rates!r}"
+            )
+        if not (np.isfinite(self.prior_strength) and self.prior_strength > 0):
+            raise ConfigError(
+                f"offers.prior_strength: expected a number > 0; got {self.prior_strength}"
+            )
+        if self.save_rates == "measured" and not self.outcomes_dir:
+            raise ConfigError(
+                "offers.save_rates=measured: expected offers.outcomes_dir, the folder of the "
+                "measured campaigns; got none"
             )
         if self.cooldown_days < 0:
             raise ConfigError(f"offers.cooldown_days: expected >= 0; got {self.cooldown_days}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from churn.data import Dataset
 from churn.errors import DriftError
 from churn.export.files import open_campaigns, read_suppression, recently_offered
 from churn.features import build_features
+from churn.save_rates import planned_rates
 from churn.scoring.as_of import resolve_as_of, warn_if_old
 from churn.scoring.local import score
 from churn.scoring.options import ScoreOptions
@@ -47,6 +48,7 @@ class ScoringRun:
     model_version: str
     # writes Spark's datasets into the export folder (None: the scores are in ``outcome``)
     write_extra: Callable[[Path], None] | None = None
+    save_rates: Mapping[str, Any] = field(default_factory=dict)  # each offer's planned rate
 
     @property
     def scores(self) -> pd.DataFrame | None:
@@ -95,6 +97,8 @@ def score_dataset(
     end = labels.data_end(tables.transactions, end_date=end_date, purchase_rule=rule)
     day = resolve_as_of(as_of, end, dataset.transactions)
     warn_if_old(manifest.data_end, day, options.max_model_age_days)
+    offer_config, save_rates = planned_rates(options.offers, as_of=day)
+    options = replace(options, offers=offer_config)
     horizon = manifest.horizon_days
     with stage("features"):
         if options.distributed:
@@ -163,7 +167,7 @@ def score_dataset(
             f"drift above {options.thresholds.flag} (PSI) in {drift['flagged']}; nothing "
             "exported (drift.fail_on_flag=true)"
         )
-    return ScoringRun(day, end, outcome, people, drift, manifest.version, extra)
+    return ScoringRun(day, end, outcome, people, drift, manifest.version, extra, save_rates)
 
 
 def _on_spark(

@@ -1,0 +1,197 @@
+"""Measured save rates: past campaigns pooled with the configured rate as the prior.
+
+An offer's **save rate** ``s`` is the share of would-be churners it keeps: with churn ``c`` in
+the control group and ``t`` among the contacted, ``s = (c - t) / c = 1 - t / c``. Each measured
+campaign (``pipelines.outcomes``) gives an estimate ``1 - t / c`` with the variance of the log
+risk ratio (Katz: ``1/k_t - 1/n_t + 1/k_c - 1/n_c``, a half count added to empty cells), turned
+into Beta pseudo-counts of the same mean and variance (method of moments, an effective number of
+would-be churners ``n = s (1 - s) / var - 1``). The prior is ``Beta(s0 m, (1 - s0) m)`` with the
+configured rate ``s0`` and ``m = offers.prior_strength`` would-be churners; the posterior adds
+every campaign's pseudo-counts (a beta-binomial pooling), so the estimate moves from the
+configured rate towards what campaigns measured as they accumulate, and its interval narrows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from scipy.stats import beta
+
+from churn.offers import OfferConfig
+
+log = logging.getLogger(__name__)
+
+OUTCOMES_FILE = "outcomes.json"
+_EDGE = 1e-3  # measured rates are kept inside (0, 1) for the pseudo-counts
+
+
+@dataclass(frozen=True)
+class CampaignArms:
+    """One offer's two arms in one measured campaign."""
+
+    as_of: str
+    offer: str
+    contacted: int
+    contacted_churned: int
+    control: int
+    control_churned: int
+
+    def pseudo_counts(self) -> tuple[float, float] | None:
+        """Beta pseudo-counts (saved, not saved) of this campaign's estimate; None: no estimate."""
+        n_t, k_t = float(self.contacted), float(self.contacted_churned)
+        n_c, k_c = float(self.control), float(self.control_churned)
+        if n_t < 1 or n_c < 1 or k_c < 1:
+            return None  # no control churn: the save rate is not defined
+        if k_t == 0:  # a half count in an empty cell (and in its arm's total)
+            k_t, n_t = 0.5, n_t + 0.5
+        s = 1 - (k_t / n_t) / (k_c / n_c)
+        var_log = 1 / k_t - 1 / n_t + 1 / k_c - 1 / n_c
+        # delta method: var(1 - RR) = RR^2 var(log RR)
+        var = max((1 - s) ** 2 * var_log, 1e-12)
+        s = min(max(s, _EDGE), 1 - _EDGE)
+        n = max(s * (1 - s) / var - 1, 0.0)
+        return s * n, (1 - s) * n
+
+
+@dataclass(frozen=True)
+class SaveRateEstimate:
+    """The save rate an offer is planned with, and where it came from."""
+
+    rate: float
+    source: str  # configured | measured
+    prior: float
+    lower: float | None = None
+    upper: float | None = None
+    campaigns: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The manifest's record of the rate."""
+        return {
+            "rate": self.rate,
+            "source": self.source,
+            "prior": self.prior,
+            "interval": None if self.lower is None else [self.lower, self.upper],
+            "campaigns": list(self.campaigns),
+        }
+
+
+def pooled_save_rate(
+    prior: float, strength: float, arms: Sequence[CampaignArms]
+) -> SaveRateEstimate:
+    """The posterior mean and 95% interval of the save rate from the prior and the campaigns."""
+    s0 = min(max(prior, _EDGE), 1 - _EDGE)
+    a, b = s0 * strength, (1 - s0) * strength
+    used = []
+    for arm in arms:
+        counts = arm.pseudo_counts()
+        if counts is None:
+            continue
+        a, b = a + counts[0], b + counts[1]
+        used.append(arm.as_of)
+    if not used:
+        return SaveRateEstimate(prior, "configured", prior)
+    low, high = beta.ppf([0.025, 0.975], a, b)
+    return SaveRateEstimate(
+        a / (a + b), "measured", prior, float(low), float(high), tuple(sorted(set(used)))
+    )
+
+
+def read_campaigns(
+    outcomes_dir: str | os.PathLike[str], *, before: pd.Timestamp
+) -> list[CampaignArms]:
+    """Every offer's arms in the campaigns measured in ``outcomes_dir`` dated before ``before``.
+
+    Reads ``<outcomes_dir>/<as_of>/outcomes.json`` (``pipelines.outcomes``): its ``by_offer``
+    rows with their arms' counts. A campaign's window ends before it is measured, so only
+    campaigns whose outcomes exist are used.
+    """
+    base = Path(outcomes_dir)
+    if not base.is_dir():
+        return []
+    found: list[CampaignArms] = []
+    for folder in sorted(base.iterdir()):
+        path = folder / OUTCOMES_FILE
+        try:
+            day = pd.Timestamp(folder.name)
+        except ValueError:
+            continue
+        if day >= before or not path.is_file():
+            continue
+        document = json.loads(path.read_text(encoding="utf-8"))
+        found.extend(_arms(folder.name, document.get("by_offer", [])))
+    log.info("save rates: %d offer results from campaigns before %s", len(found), before.date())
+    return found
+
+
+def _arms(as_of: str, rows: Iterable[Any]) -> list[CampaignArms]:
+    out = []
+    for row in rows:
+        try:
+            out.append(
+                CampaignArms(
+                    as_of,
+                    str(row["offer"]),
+                    int(row["contacted"]),
+                    int(row["contacted_churned"]),
+                    int(row["control"]),
+                    int(row["control_churned"]),
+                )
+            )
+        except (KeyError, TypeError, ValueError):
+            log.warning("save rates: %s: a by_offer row without its arms' counts: %s", as_of, row)
+    return out
+
+
+def estimates(
+    prior_rates: dict[str, float], strength: float, arms: Sequence[CampaignArms]
+) -> dict[str, SaveRateEstimate]:
+    """Each offer's pooled save rate (the configured one when no campaign measured it)."""
+    by_offer: dict[str, list[CampaignArms]] = {}
+    for arm in arms:
+        by_offer.setdefault(arm.offer, []).append(arm)
+    out = {
+        name: pooled_save_rate(prior, strength, by_offer.get(name, []))
+        for name, prior in prior_rates.items()
+    }
+    for name, estimate in out.items():
+        if estimate.source == "measured":
+            log.info(
+                "save rate of %s: %.3f (95%% %.3f-%.3f) from %d campaigns; configured %.3f",
+                name,
+                estimate.rate,
+                estimate.lower,
+                estimate.upper,
+                len(estimate.campaigns),
+                estimate.prior,
+            )
+    return out
+
+
+def planned_rates(
+    config: OfferConfig, *, as_of: pd.Timestamp
+) -> tuple[OfferConfig, dict[str, dict[str, Any]]]:
+    """The offer config a plan at ``as_of`` uses, and each offer's rate record (the manifest's).
+
+    With ``offers.save_rates: measured`` every offer's rate is its pooled estimate from the
+    campaigns measured before ``as_of``; otherwise the configured rates, recorded as such.
+    """
+    priors = {offer.name: offer.save_rate for offer in config.catalog}
+    if config.save_rates != "measured" or config.outcomes_dir is None:
+        chosen = {name: SaveRateEstimate(rate, "configured", rate) for name, rate in priors.items()}
+        return config, {name: e.to_dict() for name, e in chosen.items()}
+    arms = read_campaigns(config.outcomes_dir, before=pd.Timestamp(as_of))
+    chosen = estimates(priors, config.prior_strength, arms)
+    catalog = tuple(
+        dataclasses.replace(offer, save_rate=chosen[offer.name].rate) for offer in config.catalog
+    )
+    return dataclasses.replace(config, catalog=catalog), {
+        name: e.to_dict() for name, e in chosen.items()
+    }
