@@ -20,6 +20,7 @@ from churn.errors import ConfigError, DataError
 from churn.model.config import ModelConfig
 from churn.model.deployed import ChurnModel
 from churn.model.roles import KEY_COLUMNS, LABEL, CutoffRoles
+from churn.progress import Progress
 
 log = logging.getLogger(__name__)
 # lifecycle_stage is ordinal: new < established < lapsing
@@ -140,14 +141,18 @@ def fit_lightgbm(
         verbose=-1,
         **chosen,
     )
-    classifier.fit(
-        x_fit,
-        fit_rows[LABEL].to_numpy(),
-        eval_X=(x_stop,),
-        eval_y=(stop_rows[LABEL].to_numpy(),),
-        eval_metric="binary_logloss",
-        callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False)],
-    )
+    with Progress("training rounds", total=config.n_estimators, unit="trees") as progress:
+        classifier.fit(
+            x_fit,
+            fit_rows[LABEL].to_numpy(),
+            eval_X=(x_stop,),
+            eval_y=(stop_rows[LABEL].to_numpy(),),
+            eval_metric="binary_logloss",
+            callbacks=[
+                lgb.early_stopping(config.early_stopping_rounds, verbose=False),
+                _rounds(progress),
+            ],
+        )
     best = int(classifier.best_iteration_ or config.n_estimators)
     loss = float(classifier.best_score_["valid_0"]["binary_logloss"])
     log.info(
@@ -159,6 +164,15 @@ def fit_lightgbm(
     )
     pipeline = Pipeline([("encode", encoder), ("lightgbm", classifier)])
     return FittedLightGBM(pipeline, best, chosen, len(fit_rows), len(stop_rows), loss, held)
+
+
+def _rounds(progress: Progress) -> Any:
+    """A LightGBM callback counting each boosting round as done."""
+
+    def callback(env: Any) -> None:
+        progress.update(1)
+
+    return callback
 
 
 def tune(
