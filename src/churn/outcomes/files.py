@@ -11,8 +11,11 @@ gives byte-identical files. The export folder measured is never written.
 from __future__ import annotations
 
 import logging
+import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -26,6 +29,7 @@ SUMMARY = "outcomes.json"
 BY_OFFER = "by_offer.csv"
 BY_OFFER_TIER = "by_offer_tier.csv"
 PERFORMANCE_BY_TIER = "performance_by_tier.csv"
+JSON_DECIMALS = 10
 DECIMALS = 6  # rates and money in the CSV files: enough for reading, stable across platforms
 
 
@@ -38,12 +42,24 @@ def write_outcomes(folder: str | os.PathLike[str], outcome: CampaignOutcome) -> 
     """Write one campaign's results atomically, replacing an earlier measurement of it."""
     final = Path(folder)
     with atomic_directory(final) as tmp:
-        (tmp / SUMMARY).write_text(canonical_json(outcome.summary), encoding="utf-8")
+        summary = canonical_json(_json_ready(outcome.summary))
+        (tmp / SUMMARY).write_text(summary, encoding="utf-8")
         write_csv(_rounded(outcome.by_offer), tmp / BY_OFFER)
         write_csv(_rounded(outcome.by_offer_tier), tmp / BY_OFFER_TIER)
         write_csv(_rounded(outcome.performance.by_tier), tmp / PERFORMANCE_BY_TIER)
     log.info("outcomes of %s written to %s", outcome.as_of.date(), final)
     return final
+
+
+def _json_ready(value: Any) -> Any:
+    """Floats rounded to :data:`JSON_DECIMALS` (no last-digit noise), NaN as null, recursively."""
+    if isinstance(value, Mapping):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, float):
+        return round(value, JSON_DECIMALS) if math.isfinite(value) else None
+    return value
 
 
 def _rounded(frame: pd.DataFrame) -> pd.DataFrame:

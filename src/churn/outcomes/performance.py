@@ -95,8 +95,9 @@ def realised_performance(
     measured = classification_metrics(y, p, top_fractions=(), n_bins=n_bins)
     metrics: dict[str, float | None] = {
         k: _finite(measured[k])
-        for k in ("roc_auc", "brier", "ece", "log_loss", "churn_rate", "mean_p", "n_rows")
+        for k in ("roc_auc", "brier", "ece", "log_loss", "churn_rate", "mean_p")
     }
+    metrics["n_rows"] = len(rows)
     warnings = tuple(_warnings(metrics, recorded, tolerance))
     for warning in warnings:
         log.warning("outcomes: %s", warning)
