@@ -136,6 +136,15 @@ def test_measure_campaign_overlap_exclude(tmp_path: Path) -> None:
     assert excluded.performance.metrics["n_rows"] == 87
 
 
+def test_measure_campaign_without_control_offer_measures_the_total(tmp_path: Path) -> None:
+    scores, tx = campaign()
+    scores["control_offer"] = pd.array([None] * len(scores), dtype="string")
+    measured = _measure(tmp_path, scores, tx)
+    assert measured.by_offer.set_index("offer").loc["voucher", "control"] == 0
+    assert measured.summary["total"]["control"] == 50
+    assert measured.summary["total"]["save_rate"] == pytest.approx(0.5)
+
+
 def test_measure_campaign_empty_control_group(tmp_path: Path) -> None:
     scores, tx = campaign()
     scores = scores[~scores["control_group"]]

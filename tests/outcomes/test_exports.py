@@ -14,7 +14,8 @@ from tests.outcomes.campaign_data import AS_OF, campaign, write_export
 
 def test_read_scores_earlier_campaign_all_null_when_absent(tmp_path: Path) -> None:
     folder = write_export(tmp_path, campaign()[0])
-    scores = outcomes.read_scores(folder)
+    scores, notes = outcomes.read_scores(folder)
+    assert notes == ()
     assert scores[outcomes.EARLIER].isna().all()
     assert scores["control_group"].dtype == bool
 
@@ -22,7 +23,7 @@ def test_read_scores_earlier_campaign_all_null_when_absent(tmp_path: Path) -> No
 def test_read_scores_keeps_earlier_campaign(tmp_path: Path) -> None:
     scores = campaign()[0]
     scores["earlier_campaign"] = pd.array(["2024-11-01"] + [None] * (len(scores) - 1))
-    read = outcomes.read_scores(write_export(tmp_path, scores))
+    read, _ = outcomes.read_scores(write_export(tmp_path, scores))
     assert read[outcomes.EARLIER].notna().sum() == 1
 
 
@@ -30,6 +31,19 @@ def test_read_scores_refuses_missing_columns(tmp_path: Path) -> None:
     folder = write_export(tmp_path, campaign()[0].drop(columns=["control_offer"]))
     with pytest.raises(DataError, match=r"missing \['control_offer'\]"):
         outcomes.read_scores(folder)
+
+
+def test_read_scores_takes_offer_columns_from_the_at_risk_list(tmp_path: Path) -> None:
+    scores = campaign()[0]
+    offer_columns = ["offer", "offer_cost", "expected_net_benefit", "control_group"]
+    folder = write_export(tmp_path, scores.drop(columns=[*offer_columns, "control_offer"]))
+    planned = scores[scores["offer"].notna() | scores["control_group"]]
+    planned[["customer_id", *offer_columns]].to_parquet(folder / "at_risk.parquet")
+    read, notes = outcomes.read_scores(folder)
+    assert read["offer"].notna().sum() == 103
+    assert read["control_group"].sum() == 52
+    assert read["control_offer"].isna().all()
+    assert "only the total (all offers) is measured" in notes[1]
 
 
 def test_due_exports_refuses_a_window_not_yet_passed(tmp_path: Path) -> None:

@@ -97,7 +97,9 @@ def measure_campaign(
     kept, dropped = analysed(joined, overlap=settings.overlap)
     by_offer = itt_table(kept, save_rates=save_rates, settings=settings)
     total = total_row(kept, save_rates=save_rates, settings=settings)
-    by_offer = pd.concat([by_offer, pd.DataFrame([total])], ignore_index=True)
+    by_offer = pd.DataFrame(
+        [*by_offer.to_dict(orient="records"), total], columns=by_offer.columns
+    ).astype({"required_control": "Int64"})
     by_offer_tier = itt_table(kept, save_rates=save_rates, settings=settings, by=("risk_tier",))
     performance = realised_performance(
         kept,
@@ -109,10 +111,10 @@ def measure_campaign(
         "customers": len(joined),
         "not_in_data": int((~joined["in_data"]).sum()),
         "contacted": int(joined["offer"].notna().sum()),
-        "control": int((joined["control_group"] & joined["control_offer"].notna()).sum()),
+        "control": int(joined["control_group"].sum()),
         **dropped,
     }
-    warnings = list(performance.warnings)
+    warnings = [*past.notes, *performance.warnings]
     if dropped["left_data"]:
         warnings.append(
             f"{dropped['left_data']} contacted or control customers are no longer in the data "

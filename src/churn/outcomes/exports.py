@@ -24,6 +24,7 @@ from churn.errors import ConfigError, DataError, InsufficientHistoryError
 log = logging.getLogger(__name__)
 
 SCORES = "scores.parquet"
+AT_RISK = "at_risk.parquet"
 MANIFEST = "manifest.json"
 EARLIER = "earlier_campaign"
 REQUIRED_COLUMNS = (
@@ -31,6 +32,13 @@ REQUIRED_COLUMNS = (
     "status",
     "churn_probability",
     "risk_tier",
+    "offer",
+    "offer_cost",
+    "expected_net_benefit",
+    "control_group",
+    "control_offer",
+)
+OFFER_COLUMNS = (
     "offer",
     "offer_cost",
     "expected_net_benefit",
@@ -52,6 +60,7 @@ class PastExport:
         test_metrics: the bundle's recorded test metrics (``roc_auc``, ``brier``, ``ece``).
         scores: ``scores.parquet`` with :data:`REQUIRED_COLUMNS` and ``earlier_campaign`` (all
             null when the export has no such column).
+        notes: how the scores were completed (offer columns from ``at_risk.parquet``).
     """
 
     as_of: pd.Timestamp
@@ -60,6 +69,7 @@ class PastExport:
     model_version: str
     test_metrics: Mapping[str, float | None] = field(default_factory=dict)
     scores: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    notes: tuple[str, ...] = ()
 
     @property
     def window_end(self) -> pd.Timestamp:
@@ -115,11 +125,15 @@ def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any]:
         ) from err
 
 
-def read_scores(folder: str | os.PathLike[str]) -> pd.DataFrame:
-    """``scores.parquet`` of an export with the columns the measurement uses.
+def read_scores(folder: str | os.PathLike[str]) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """``scores.parquet`` of an export with the columns the measurement uses, and notes.
 
     ``earlier_campaign`` (the as-of date of an earlier campaign whose outcome window holds this
     export's date and that contacted or held back this customer) is all null when absent.
+    Exports whose ``scores.parquet`` holds no offer columns (written before they were added
+    there) take them from ``at_risk.parquet``, which lists everyone an offer was planned for;
+    without ``control_offer`` the control group cannot be split by offer, so only the total is
+    measured (a note says so).
 
     Raises:
         DataError: the file is missing, unreadable, lacks a column or repeats a customer.
@@ -131,24 +145,53 @@ def read_scores(folder: str | os.PathLike[str]) -> pd.DataFrame:
         frame = pd.read_parquet(path)
     except (OSError, ValueError) as err:
         raise DataError(f"outcomes: {path}: cannot be read: {err}") from err
+    if "customer_id" in frame.columns:
+        frame["customer_id"] = frame["customer_id"].astype("string")
+    frame, notes = _offer_columns(frame, Path(folder))
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise DataError(
             f"outcomes: {path}: expected columns {list(REQUIRED_COLUMNS)}; missing {missing}"
         )
     out = frame[[*REQUIRED_COLUMNS]].copy()
-    out["customer_id"] = out["customer_id"].astype("string")
     if out["customer_id"].duplicated().any():
         repeated = out.loc[out["customer_id"].duplicated(), "customer_id"].head(3).tolist()
         raise DataError(f"outcomes: {path}: expected each customer once; repeated {repeated}")
     for name in ("status", "risk_tier", "offer", "control_offer"):
         out[name] = out[name].astype("string")
-    out["control_group"] = out["control_group"].fillna(False).astype(bool)
+    out["control_group"] = out["control_group"].astype("boolean").fillna(False).astype(bool)
     for name in ("churn_probability", "offer_cost", "expected_net_benefit"):
         out[name] = pd.to_numeric(out[name], errors="coerce").astype("float64")
+    out["offer_cost"] = out["offer_cost"].fillna(0.0)
     earlier = frame[EARLIER] if EARLIER in frame.columns else pd.Series(pd.NA, index=frame.index)
     out[EARLIER] = earlier.astype("string")
-    return out.reset_index(drop=True)
+    return out.reset_index(drop=True), notes
+
+
+def _offer_columns(frame: pd.DataFrame, folder: Path) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """``frame`` with the offer columns it lacks taken from ``at_risk.parquet`` when there."""
+    lacking = [c for c in OFFER_COLUMNS if c not in frame.columns]
+    source = folder / AT_RISK
+    if not lacking or not source.is_file() or "customer_id" not in frame.columns:
+        return frame, ()
+    try:
+        at_risk = pd.read_parquet(source)
+    except (OSError, ValueError) as err:
+        raise DataError(f"outcomes: {source}: cannot be read: {err}") from err
+    taken = [c for c in lacking if c in at_risk.columns]
+    extra = at_risk[["customer_id", *taken]].copy()
+    extra["customer_id"] = extra["customer_id"].astype("string")
+    out = frame.merge(extra, on="customer_id", how="left", validate="one_to_one")
+    notes = [f"offer columns {taken} read from {source.name} (not in {SCORES})"]
+    if "control_offer" not in out.columns:
+        out["control_offer"] = pd.Series(pd.NA, index=out.index, dtype="string")
+        notes.append(
+            "no control_offer column: the control group cannot be split by offer, only the "
+            "total (all offers) is measured"
+        )
+    for note in notes:
+        log.warning("outcomes: %s: %s", folder, note)
+    return out, tuple(notes)
 
 
 def read_export(folder: str | os.PathLike[str]) -> PastExport:
@@ -158,13 +201,15 @@ def read_export(folder: str | os.PathLike[str]) -> PastExport:
         DataError: the folder, its manifest or its scores are missing or malformed.
     """
     manifest = read_manifest(folder)
+    scores, notes = read_scores(folder)
     return PastExport(
         as_of=pd.Timestamp(manifest["as_of"]),
         folder=Path(folder),
         horizon_days=manifest["horizon_days"],
         model_version=manifest["model_version"],
         test_metrics=manifest["test_metrics"],
-        scores=read_scores(folder),
+        scores=scores,
+        notes=notes,
     )
 
 

@@ -238,7 +238,7 @@ def total_row(
 ) -> dict[str, Any]:
     """The cell of every offer together; its configured save rate is the contacted-weighted mean."""
     contacted = frame[frame["offer"].notna()]
-    control = frame[frame["control_group"] & frame["control_offer"].notna()]
+    control = frame[frame["control_group"]]
     weights = contacted["offer"].astype(str).map(lambda o: float(save_rates.get(o, 0.0)))
     configured = float(weights.mean()) if len(weights) else 0.0
     return {
@@ -254,7 +254,7 @@ def analysed(frame: pd.DataFrame, *, overlap: str) -> tuple[pd.DataFrame, dict[s
     those with ``earlier_campaign`` set (``excluded_overlap``). Only contacted and control
     customers are counted.
     """
-    in_arms = frame["offer"].notna() | (frame["control_group"] & frame["control_offer"].notna())
+    in_arms = frame["offer"].notna() | frame["control_group"]
     flagged = frame["earlier_campaign"].notna()
     left = ~frame["in_data"].astype(bool)
     dropped_overlap = flagged & ~left if overlap == "exclude" else pd.Series(False, frame.index)
