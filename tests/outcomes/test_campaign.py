@@ -51,6 +51,24 @@ def test_observe_data_end_is_the_day_after_the_last_purchase() -> None:
     assert _observed(campaign()[1]).end == pd.Timestamp("2025-04-11")
 
 
+def test_window_outcomes_refunds_never_count_as_a_purchase() -> None:
+    tx = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "b", "c"],
+            "timestamp": pd.to_datetime(
+                ["2025-01-05", "2025-01-20", "2025-02-01", "2025-03-31", "2025-04-05"]
+            ),
+            "amount": [30.0, -10.0, -5.0, 0.0, 8.0],
+        }
+    )
+    window = outcomes.window_outcomes(_observed(tx), pd.Timestamp(AS_OF), 90).set_index(
+        "customer_id"
+    )
+    assert window.loc["a"].tolist() == [True, 20.0]  # a purchase, spend net of the refund
+    assert window.loc["b"].tolist() == [False, -5.0]  # a refund and a zero-value row only
+    assert "c" not in window.index  # after the window
+
+
 def test_measure_campaign_known_answer(tmp_path: Path) -> None:
     scores, tx = campaign()
     measured = _measure(tmp_path, scores, tx)
