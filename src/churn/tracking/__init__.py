@@ -19,6 +19,7 @@ decides (``tracking.on_error``) whether the run fails or warns.
 
 from churn.tracking.backtest import log_backtest
 from churn.tracking.config import ON_ERROR, TrackingConfig, flatten
+from churn.tracking.outcomes import log_outcomes
 from churn.tracking.registry import current_champion, download_bundle, fetch_champion, set_champion
 from churn.tracking.runs import (
     CHALLENGER,
@@ -47,6 +48,7 @@ __all__ = [
     "fetch_champion",
     "flatten",
     "log_backtest",
+    "log_outcomes",
     "log_report",
     "log_scoring_run",
     "log_training_run",
