@@ -67,10 +67,10 @@ def _outcomes(root: Path, day: str, rows: list[dict[str, object]]) -> None:
 
 
 def test_read_campaigns_takes_measured_campaigns_before_the_date(tmp_path: Path) -> None:
-    row = {"offer": "x", "contacted": 100, "contacted_churned": 40, "control": 50}
-    _outcomes(tmp_path, "2024-01-01", [row | {"control_churned": 25}])
-    _outcomes(tmp_path, "2024-02-01", [row | {"control_churned": 30}, {"offer": "broken"}])
-    _outcomes(tmp_path, "2024-03-01", [row | {"control_churned": 35}])  # not before
+    row = {"offer": "x", "contacted": 100, "churned_contacted": 40, "control": 50}
+    _outcomes(tmp_path, "2024-01-01", [row | {"churned_control": 25}])
+    _outcomes(tmp_path, "2024-02-01", [row | {"churned_control": 30}, {"offer": "broken"}])
+    _outcomes(tmp_path, "2024-03-01", [row | {"churned_control": 35}])  # not before
     (tmp_path / "notes").mkdir()
     got = read_campaigns(tmp_path, before=pd.Timestamp("2024-03-01"))
     assert [(a.as_of, a.control_churned) for a in got] == [("2024-01-01", 25), ("2024-02-01", 30)]
@@ -86,8 +86,8 @@ def _config(**policy: object) -> OfferConfig:
 
 
 def test_planned_rates_measured_and_configured(tmp_path: Path) -> None:
-    big = {"contacted": 20000, "contacted_churned": 7000, "control": 20000}
-    _outcomes(tmp_path, "2024-01-01", [{"offer": "x", **big, "control_churned": 10000}])
+    big = {"contacted": 20000, "churned_contacted": 7000, "control": 20000}
+    _outcomes(tmp_path, "2024-01-01", [{"offer": "x", **big, "churned_control": 10000}])
     config = _config(save_rates="measured", outcomes_dir=str(tmp_path))
     planned, records = planned_rates(config, as_of=pd.Timestamp("2024-06-01"))
     rates = {o.name: o.save_rate for o in planned.catalog}

@@ -110,7 +110,8 @@ def read_campaigns(
     """Every offer's arms in the campaigns measured in ``outcomes_dir`` dated before ``before``.
 
     Reads ``<outcomes_dir>/<as_of>/outcomes.json`` (``pipelines.outcomes``): its ``by_offer``
-    rows with their arms' counts. A campaign's window ends before it is measured, so only
+    rows with their arms' counts (``contacted``, ``churned_contacted``, ``control``,
+    ``churned_control``). A campaign's window ends before it is measured, so only
     campaigns whose outcomes exist are used.
     """
     base = Path(outcomes_dir)
@@ -140,9 +141,9 @@ def _arms(as_of: str, rows: Iterable[Any]) -> list[CampaignArms]:
                     as_of,
                     str(row["offer"]),
                     int(row["contacted"]),
-                    int(row["contacted_churned"]),
+                    int(row["churned_contacted"]),
                     int(row["control"]),
-                    int(row["control_churned"]),
+                    int(row["churned_control"]),
                 )
             )
         except (KeyError, TypeError, ValueError):

@@ -32,6 +32,7 @@ from typing import Any
 import pandas as pd
 
 from churn.outcomes.settings import OutcomeConfig
+from churn.power import required_control_size
 
 log = logging.getLogger(__name__)
 
@@ -92,26 +93,18 @@ def required_control(
 ) -> int | None:
     """Customers per arm a two-sided two-proportion z-test needs to detect ``save_rate``.
 
-    With ``p0`` the control churn rate and ``p1 = p0 * (1 - save_rate)``::
+    With ``p0`` the control churn rate and ``p1 = p0 * (1 - save_rate)``, arms of equal size
+    (:func:`churn.power.required_control_size`, the test the export manifest's detectable save
+    rates use)::
 
-        n = (z_{1-alpha/2} * sqrt(2 * pbar * (1 - pbar)) + z_power * sqrt(p0 q0 + p1 q1))^2
-            / (p0 - p1)^2,   pbar = (p0 + p1) / 2,  alpha = 1 - confidence
+        n = (z_{1-alpha/2} + z_power)^2 (p0 q0 + p1 q1) / (p0 - p1)^2,   alpha = 1 - confidence
 
     rounded up; None when there is nothing to detect (no control rate, ``p0`` of 0 or 1, or a
     save rate of 0).
     """
-    if control_rate is None or not 0 < control_rate < 1 or not 0 < save_rate <= 1:
+    if control_rate is None:
         return None
-    p0 = control_rate
-    p1 = p0 * (1.0 - save_rate)
-    normal = NormalDist()
-    z_alpha = normal.inv_cdf(1.0 - (1.0 - confidence) / 2.0)
-    z_beta = normal.inv_cdf(power)
-    pbar = (p0 + p1) / 2.0
-    top = z_alpha * math.sqrt(2.0 * pbar * (1.0 - pbar)) + z_beta * math.sqrt(
-        p0 * (1.0 - p0) + p1 * (1.0 - p1)
-    )
-    return math.ceil(top**2 / (p0 - p1) ** 2)
+    return required_control_size(control_rate, save_rate, alpha=1.0 - confidence, power=power)
 
 
 def measure_cell(
