@@ -11,10 +11,12 @@ customer attribute is present. Lapsed customers and sign-ups who never bought ha
 probability; they count as ``p = 1`` (no purchase expected without action).
 
 **Assignment**: every eligible (customer, offer) pair with a positive expected net benefit
-``p x value x save_rate - cost`` is a candidate; candidates are taken greedily by net benefit,
-largest first, each customer getting at most one offer, while the offer's capacity and the total
-budget last. A customer whose best offer is full or too costly for what is left may get their
-next best. Customers on the suppression list or offered within the cooldown are never offered;
+``p x value x save_rate - cost`` is a candidate; each customer gets at most one offer, within
+the offers' capacities and the total budget. The plan is exact (``planner: exact``, the
+default): the integer programme of :mod:`churn.planner`, started from the greedy plan and never
+worse than it, with its optimality gap reported; ``planner: greedy`` takes the candidates by net
+benefit, largest first, while capacity and budget last (a customer whose best offer is full or
+too costly for what is left may get their next best). Customers on the suppression list or offered within the cooldown are never offered;
 a seeded random share (``control_fraction``, or the offer's own) of the customers who would get
 an offer is held back as a **control group**: flagged, not contacted, so save rates can be
 measured. The control draw is per campaign: a hash of the seed, the as-of date and the customer
@@ -34,6 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from churn import planner
 from churn.config import build, check_keys
 from churn.errors import ConfigError
 
@@ -77,6 +80,8 @@ class OfferConfig:
     save_rates: str = "configured"  # configured | measured (churn.save_rates)
     prior_strength: float = 50.0  # the configured rate's weight, in would-be churners
     outcomes_dir: str | None = None  # where measured campaigns are (pipelines.outcomes)
+    planner: str = "exact"  # exact (integer programme, never worse than greedy) | greedy
+    planner_time_limit_seconds: float = 30.0  # the exact planner keeps its best plan by then
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], *, tiers: Collection[str]) -> OfferConfig:
@@ -113,6 +118,15 @@ class OfferConfig:
             raise ConfigError(
                 "offers.save_rates=measured: expected offers.outcomes_dir, the folder of the "
                 "measured campaigns; got none"
+            )
+        if self.planner not in planner.PLANNERS:
+            raise ConfigError(
+                f"offers.planner: expected one of {list(planner.PLANNERS)}; got {self.planner!r}"
+            )
+        if not self.planner_time_limit_seconds > 0:
+            raise ConfigError(
+                "offers.planner_time_limit_seconds: expected a number of seconds > 0; got "
+                f"{self.planner_time_limit_seconds}"
             )
         if self.cooldown_days < 0:
             raise ConfigError(f"offers.cooldown_days: expected >= 0; got {self.cooldown_days}")
@@ -195,6 +209,7 @@ class Assignment:
     budget_used: float
     counts: dict[str, int] = field(default_factory=dict)
     strategy: str = "net_benefit"
+    plan: dict[str, Any] = field(default_factory=dict)  # how it was planned (churn.planner)
 
 
 def eligibility(customers: pd.DataFrame, offer: Offer) -> np.ndarray:
@@ -286,30 +301,21 @@ def assign_offers(
         config.control_fraction if o.control_fraction is None else o.control_fraction
         for o in config.catalog
     ]
-    chosen = np.full(n, -1)
-    in_control = np.zeros(n, dtype=bool)
-    over_budget = np.zeros(n, dtype=bool)
-    left = config.budget
-    capacity = [o.capacity if o.capacity is not None else n for o in config.catalog]
-    for row, k, cost in zip(
-        candidates["row"].to_numpy(),
-        candidates["offer"].to_numpy(),
-        candidates["cost"],
-        strict=True,
-    ):
-        if chosen[row] >= 0 or in_control[row]:
-            continue
-        if capacity[k] <= 0:
-            continue
-        if cost > left:
-            over_budget[row] = True
-            continue
-        chosen[row] = k
-        capacity[k] -= 1
-        # A control customer is one the plan would contact: held back, the offer's budget and
-        # capacity are set aside but not spent, so the group stays a fixed share of the plan.
-        in_control[row] = share[row] < fractions[k]
-        left -= cost
+    capacities = [o.capacity for o in config.catalog]
+    plan = planner.greedy_plan(candidates, n, budget=config.budget, capacities=capacities)
+    if strategy == "net_benefit" and config.planner == "exact":
+        plan = planner.exact_plan(
+            candidates,
+            n,
+            budget=config.budget,
+            capacities=capacities,
+            time_limit=config.planner_time_limit_seconds,
+            incumbent=plan,
+        )
+    chosen, over_budget = plan.chosen, plan.over_budget
+    # A control customer is one the plan would contact: held back, the offer's budget and
+    # capacity are set aside but not spent, so the group stays a fixed share of the plan.
+    in_control = (chosen >= 0) & (share < np.append(fractions, 0.0)[chosen])
     offered = (chosen >= 0) & ~in_control
     names = np.array([o.name for o in config.catalog] + [None], dtype=object)
     costs = np.array([o.cost for o in config.catalog] + [np.nan])
@@ -354,7 +360,8 @@ def assign_offers(
         int(in_control.sum()),
         counts,
     )
-    return Assignment(columns, used, {str(k): int(v) for k, v in counts.items()}, strategy)
+    counted = {str(k): int(v) for k, v in counts.items()}
+    return Assignment(columns, used, counted, strategy, plan.report)
 
 
 def _order(candidates: pd.DataFrame, strategy: str, *, seed: int, n: int) -> pd.DataFrame:

@@ -182,6 +182,7 @@ def build_manifest(
             "in_earlier_campaign": len(people.earlier),
             "by_offer": offer_arms(outcome.at_risk, offer_config),
             "save_rates": dict(run.save_rates),
+            "plan": dict(outcome.assignment.plan),
         },
         drift={**run.drift, "thresholds": {"warn": thresholds.warn, "flag": thresholds.flag}},
         drift_by_column=tuple(
