@@ -203,7 +203,7 @@ def solve_fade_start(
     target: np.ndarray,
 ) -> np.ndarray:
     """The time ``U'`` with ``M(a, U') = target``; ``inf`` when it lies beyond the simulation."""
-    smallest = np.minimum(windows.factor.min(axis=1), 1.0)
+    smallest = np.minimum(windows.factor, 1.0).prod(axis=1)  # where all windows overlap
     slope = traits["hazard"] * smallest  # M grows at least this fast (a shock only raises it)
     lo = a.astype(float).copy()
     hi = a + target / slope + 1.0

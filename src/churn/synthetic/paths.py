@@ -63,23 +63,29 @@ def resimulate(
         Transactions (``customer`` is the index into ``traits``) and events, unordered.
     """
     season = params.seasonality()
-    tx_parts, event_parts = [], []
+    days = pd.date_range(params.start_date, periods=season.size, freq="D")
+    day_of_year = days.day_of_year.to_numpy()
+    tx_parts: list[dict[str, np.ndarray]] = []
+    event_parts: list[dict[str, np.ndarray]] = []
     for i, rng in enumerate(rngs):
         one = {name: values[i : i + 1] for name, values in traits.items()}
-        tx, events = _one_path(params, one, float(start[i]), history.get(i), season, rng)
-        tx_parts.append(tx.assign(customer=i))
-        event_parts.append(events.assign(customer=i))
-    empty_tx = pd.DataFrame({c: pd.Series(dtype=float) for c in TX_COLUMNS})
-    empty_ev = pd.DataFrame({c: pd.Series(dtype=float) for c in EVENT_COLUMNS})
-    transactions = pd.concat([empty_tx, *tx_parts], ignore_index=True)
-    events = pd.concat([empty_ev, *event_parts], ignore_index=True)
-    return Path(_typed(transactions, TX_COLUMNS), _typed(events, EVENT_COLUMNS))
+        tx, events = _one_path(
+            params, one, float(start[i]), history.get(i), (season, day_of_year), rng
+        )
+        tx_parts.append({**tx, "customer": np.full(tx["t"].size, i, dtype=np.int64)})
+        event_parts.append({**events, "customer": np.full(events["t"].size, i, dtype=np.int64)})
+    return Path(_frame(tx_parts, TX_COLUMNS), _frame(event_parts, EVENT_COLUMNS))
 
 
-def _typed(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+def _frame(parts: list[dict[str, np.ndarray]], columns: tuple[str, ...]) -> pd.DataFrame:
+    """One table of the customers' rows, with the generator's column types."""
     kinds = {"customer": np.int64, "quantity": np.int64, "category": np.int8, "channel": np.int8}
     kinds["type"] = np.int8
-    return frame[list(columns)].astype({c: k for c, k in kinds.items() if c in columns})
+    data = {
+        c: np.concatenate([np.zeros(0), *(p[c] for p in parts)]).astype(kinds.get(c, float))
+        for c in columns
+    }
+    return pd.DataFrame(data)
 
 
 def _one_path(
@@ -87,10 +93,14 @@ def _one_path(
     cust: dict[str, np.ndarray],
     a: float,
     history: np.ndarray | None,
-    season: np.ndarray,
+    calendar: tuple[np.ndarray, np.ndarray],
     rng: np.random.Generator,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One customer's purchases, refunds and events from ``a`` to the dropout."""
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """One customer's purchases, refunds and events from ``a`` to the dropout.
+
+    ``calendar``: the seasonality and the day of the year of every simulated day.
+    """
+    season, day_of_year = calendar
     fade_start, fade_days, dropout = cust["fade_start"], cust["fade_days"], cust["dropout"]
     begin = np.array([a])
     end = np.minimum(np.maximum(dropout, begin), params.total_days)
@@ -116,11 +126,12 @@ def _one_path(
     else:
         purchases = _poisson_points(cust["rate"], begin, end, season, rng, activity)
     purchases = _time_of_day(purchases, begin, end, rng)
-    tx = _purchases(params, cust, purchases.t, history, season, rng)
+    tx = _purchases(params, cust, purchases.t, history, day_of_year, rng)
     refunds = _refunds(params, cust, tx, rng)
     events = _events(params, cust, begin, end, season, rng, activity)
-    transactions = pd.concat([tx, refunds], ignore_index=True)
-    return transactions[transactions["t"] < params.total_days], events
+    inside = np.concatenate([tx["t"], refunds["t"]]) < params.total_days
+    transactions = {c: np.concatenate([tx[c], refunds[c]])[inside] for c in tx}
+    return transactions, events
 
 
 def _purchases(
@@ -128,17 +139,16 @@ def _purchases(
     cust: dict[str, np.ndarray],
     t: np.ndarray,
     history: np.ndarray | None,
-    season: np.ndarray,
+    day_of_year: np.ndarray,
     rng: np.random.Generator,
-) -> pd.DataFrame:
+) -> dict[str, np.ndarray]:
     """Baskets as the generator draws them; category and channel from the customer's history."""
     m = t.size
     with np.errstate(divide="ignore", invalid="ignore"):
         progress = np.clip((t - cust["fade_start"][0]) / cust["fade_days"][0], 0.0, 1.0)
     progress = np.nan_to_num(progress, nan=0.0)
-    days = pd.date_range(params.start_date, periods=season.size, freq="D").day_of_year.to_numpy()
     high = 1 + params.basket_yearly_amplitude * np.cos(
-        2 * np.pi * (days[t.astype(np.int64)] - params.yearly_peak_day) / 365.25
+        2 * np.pi * (day_of_year[t.astype(np.int64)] - params.yearly_peak_day) / 365.25
     )
     basket = rng.gamma(params.basket_shape, 1 / params.basket_shape, m)
     amount = cust["spend"][0] * basket * high * (1 - params.fade_basket_shrink * progress)
@@ -150,28 +160,29 @@ def _purchases(
         )
     else:
         picked = history[rng.integers(0, len(history), m)]
-    return pd.DataFrame(
-        {
-            "t": t,
-            "amount": amount,
-            "quantity": 1 + rng.poisson(amount / 35.0),
-            "category": picked[:, 0].astype(np.int8),
-            "channel": picked[:, 1].astype(np.int8),
-        }
-    )
+    return {
+        "t": t,
+        "amount": amount,
+        "quantity": 1 + rng.poisson(amount / 35.0),
+        "category": picked[:, 0],
+        "channel": picked[:, 1],
+    }
 
 
 def _refunds(
-    params: WorldConfig, cust: dict[str, np.ndarray], tx: pd.DataFrame, rng: np.random.Generator
-) -> pd.DataFrame:
+    params: WorldConfig,
+    cust: dict[str, np.ndarray],
+    tx: dict[str, np.ndarray],
+    rng: np.random.Generator,
+) -> dict[str, np.ndarray]:
     """Some of the new purchases come back days later, fully or in part (as the generator)."""
-    returned = rng.random(len(tx)) < cust["refund_prob"][0]
-    refunds = tx.loc[returned].copy()
-    k = len(refunds)
-    refunds["t"] = refunds["t"].to_numpy() + 1 + rng.exponential(params.refund_delay_days_mean, k)
+    returned = rng.random(tx["t"].size) < cust["refund_prob"][0]
+    refunds = {c: values[returned] for c, values in tx.items()}
+    k = int(returned.sum())
+    refunds["t"] = refunds["t"] + 1 + rng.exponential(params.refund_delay_days_mean, k)
     share = np.where(rng.random(k) < 0.7, 1.0, rng.uniform(0.2, 0.9, k))
-    refunds["amount"] = -np.round(refunds["amount"].to_numpy() * share, 2)
-    refunds["quantity"] = np.maximum(np.round(refunds["quantity"].to_numpy() * share), 1)
+    refunds["amount"] = -np.round(refunds["amount"] * share, 2)
+    refunds["quantity"] = np.maximum(np.round(refunds["quantity"] * share), 1)
     return refunds
 
 
@@ -183,7 +194,7 @@ def _events(
     season: np.ndarray,
     rng: np.random.Generator,
     activity: object,
-) -> pd.DataFrame:
+) -> dict[str, np.ndarray]:
     """Tickets, complaints and NPS answers in ``[begin, end)``, at the generator's rates."""
     rate, fading_mult = cust["rate"], float(params.fading_ticket_multiplier)
     fade_start = cust["fade_start"][0]
@@ -216,16 +227,18 @@ def _events(
         + params.nps_fading_shift * (t >= fade_start)
     )
     answer = np.clip(np.round(mean + params.nps_sd * rng.standard_normal(t.size)), 0, 10)
-    frames = [
-        pd.DataFrame({"t": stream.t, "type": np.full(stream.t.size, code), "value": value})
-        for code, stream, value in (
-            (0, tickets, np.full(tickets.t.size, np.nan)),
-            (1, complaints, np.full(complaints.t.size, np.nan)),
-            (2, surveys, answer),
-        )
-    ]
-    events = pd.concat(frames, ignore_index=True)
-    return events[events["t"] < params.total_days]
+    streams = ((0, tickets.t, np.full(tickets.t.size, np.nan)), (1, complaints.t, None))
+    parts = [*streams, (2, t, answer)]
+    times = np.concatenate([p[1] for p in parts])
+    events = {
+        "t": times,
+        "type": np.concatenate([np.full(p[1].size, p[0]) for p in parts]),
+        "value": np.concatenate(
+            [np.full(p[1].size, np.nan) if p[2] is None else p[2] for p in parts]
+        ),
+    }
+    inside = times < params.total_days
+    return {c: values[inside] for c, values in events.items()}
 
 
 def kept_refunds(table: pa.Table, replaced: pa.ChunkedArray, a: pa.Scalar) -> pa.Table:
