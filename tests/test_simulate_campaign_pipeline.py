@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from omegaconf import DictConfig
+from pipelines.common import container
 
 from churn import synthetic
 from churn.errors import DataError
 from churn.synthetic.effects import CampaignConfig
 from pipelines import simulate_campaign
-from pipelines.common import container
 from tests.conftest import compose_config
 from tests.synthetic.helpers import WORLDS, write_export
 
@@ -35,9 +35,12 @@ def _cfg(data_dir: Path, export_dir: Path, *extra: str) -> DictConfig:
 
 def test_simulate_campaign_defaults_follow_the_world() -> None:
     cfg = compose_config("simulate_campaign")
-    assert cfg.days == 30 and cfg.data_dir == "data/demo" and cfg.export_dir == "exports"
+    assert cfg.days == 30
+    assert cfg.data_dir == "data/demo"
+    assert cfg.export_dir == "exports"
     cohort = compose_config("simulate_campaign", ["world=cohort"])
-    assert cohort.data_dir == "data/cohort" and cohort.export_dir == "exports/cohort"
+    assert cohort.data_dir == "data/cohort"
+    assert cohort.export_dir == "exports/cohort"
 
 
 @pytest.mark.parametrize("name", WORLDS)
@@ -64,7 +67,8 @@ def test_run_applies_an_export_and_moves_the_world(world_dir: Path, tmp_path: Pa
     oracle = pd.read_parquet(data / "campaigns" / "2026-01-01" / "oracle.parquet")
     assert set(oracle["arm"]) == {"offer", "control"}
     again = simulate_campaign.run(_cfg(data, tmp_path / "exports", "days=15"))
-    assert again.applied == () and str(again.data_end.date()) == "2026-01-31"
+    assert again.applied == ()
+    assert str(again.data_end.date()) == "2026-01-31"
 
 
 def test_run_refuses_a_folder_that_was_not_generated(tmp_path: Path) -> None:

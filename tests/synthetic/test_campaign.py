@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from churn import synthetic
-from churn.synthetic import uplift
 from churn.errors import ConfigError, DataError
+from churn.synthetic import uplift
 from churn.synthetic.campaign import simulate_campaigns
 from churn.synthetic.effects import (
     CampaignConfig,
@@ -123,7 +123,8 @@ def test_respond_moves_persuadable_later_and_put_off_earlier(world: synthetic.Wo
     assert (response.fade_start[persuadable] > fade[persuadable] + 1).all()
     assert (response.fade_start[put_off] < fade[put_off] - 1).all()
     others = ~persuadable & ~put_off
-    assert others.any() and (response.fade_start[others] == fade[others]).all()
+    assert others.any()
+    assert (response.fade_start[others] == fade[others]).all()
     assert np.allclose(response.dropout - response.fade_start, 30)  # the fade keeps its length
 
 
@@ -170,7 +171,8 @@ def test_no_plan_moves_to_the_base_world_future_bit_for_bit(folder: Path, tmp_pa
     before = {name: _timeline(folder, name) for name in ("transactions", "events")}
     observed = pq.read_table(folder / "transactions.parquet")
     result = simulate_campaigns(folder, tmp_path / "none", CONFIG, days=30)
-    assert result.applied == () and str(result.data_end.date()) == "2026-01-31"
+    assert result.applied == ()
+    assert str(result.data_end.date()) == "2026-01-31"
     for name, table in before.items():
         assert _timeline(folder, name).equals(table)
     moved = pq.read_table(folder / "transactions.parquet")
@@ -180,7 +182,8 @@ def test_no_plan_moves_to_the_base_world_future_bit_for_bit(folder: Path, tmp_pa
         "timestamp"
     ].to_pandas().min() >= pd.Timestamp("2026-01-31")
     world = json.loads((folder / "world.json").read_text())
-    assert world["data_end"] == "2026-01-31" and world["campaigns"] == []
+    assert world["data_end"] == "2026-01-31"
+    assert world["campaigns"] == []
 
 
 def test_campaign_keeps_history_before_as_of_and_other_customers(
@@ -191,7 +194,8 @@ def test_campaign_keeps_history_before_as_of_and_other_customers(
     write_export(tmp_path / "exports", as_of, _plan(ids))
     before = _timeline(folder).to_pandas()
     result = simulate_campaigns(folder, tmp_path / "exports", CONFIG, days=30)
-    assert result.applied == (as_of,) and result.changed_customers > 50
+    assert result.applied == (as_of,)
+    assert result.changed_customers > 50
     after = _timeline(folder).to_pandas()
     cut = pd.Timestamp(as_of)
 
@@ -251,10 +255,12 @@ def test_campaign_applies_an_export_once(folder: Path, tmp_path: Path) -> None:
     simulate_campaigns(folder, tmp_path / "exports", CONFIG, days=30)
     truth = pd.read_parquet(folder / "ground_truth.parquet")
     second = simulate_campaigns(folder, tmp_path / "exports", CONFIG, days=30)
-    assert second.applied == () and second.changed_customers == 0
+    assert second.applied == ()
+    assert second.changed_customers == 0
     pd.testing.assert_frame_equal(truth, pd.read_parquet(folder / "ground_truth.parquet"))
     listing = json.loads((folder / "campaigns.json").read_text())["campaigns"]
-    assert [c["as_of"] for c in listing] == [END] and listing[0]["applied_on"] == END
+    assert [c["as_of"] for c in listing] == [END]
+    assert listing[0]["applied_on"] == END
     manifest = tmp_path / "exports" / END / "manifest.json"
     manifest.write_text(manifest.read_text().replace('"version": 1', '"version": 2'))
     with pytest.raises(DataError, match="re-scored after it was applied"):
@@ -272,7 +278,8 @@ def test_two_campaigns_with_overlapping_windows(folder: Path, tmp_path: Path) ->
     again = _alive_at(folder, second_as_of)
     write_export(exports, second_as_of, _plan(again, control_every=1_000_000))
     result = simulate_campaigns(folder, exports, CONFIG, days=30)
-    assert result.applied == (second_as_of,) and result.changed_customers > 0
+    assert result.applied == (second_as_of,)
+    assert result.changed_customers > 0
     windows = pd.read_parquet(folder / "campaigns" / "effects.parquet")
     twice = windows.groupby("customer_id")["as_of"].nunique()
     assert (twice == 2).sum() > 100  # persuaded in January, still in the window in February
@@ -357,11 +364,13 @@ def test_oracle_follows_its_window_until_complete(folder: Path, tmp_path: Path) 
     info_file = folder / "campaigns" / END / "oracle.json"
     simulate_campaigns(folder, tmp_path / "exports", CONFIG, days=30)
     info = json.loads(info_file.read_text())
-    assert info["simulated_until"] == "2026-01-31" and not info["complete"]
+    assert info["simulated_until"] == "2026-01-31"
+    assert not info["complete"]
     assert info["window_end"] == "2026-03-02"
     simulate_campaigns(folder, tmp_path / "exports", CONFIG, days=40)
     info = json.loads(info_file.read_text())
-    assert info["simulated_until"] == "2026-03-02" and info["complete"]
+    assert info["simulated_until"] == "2026-03-02"
+    assert info["complete"]
 
 
 def test_simulate_campaigns_refuses_bad_input(folder: Path, tmp_path: Path) -> None:
