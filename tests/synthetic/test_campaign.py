@@ -111,7 +111,7 @@ def _respond(world: synthetic.WorldConfig, traits: dict[str, np.ndarray], config
         customer_ids=ids,
         config=config,
         seed=0,
-        stream=1,
+        stream=(1,),
     )
     return response, persuadability(ids, seed=0)
 

@@ -202,7 +202,7 @@ def apply_export(
     a = state.day(export.as_of)
     traits = _traits(state, rows)
     start, end, factor = windows_of(state, ids)
-    stream = int(export.as_of.toordinal()) * 1_000 + seed
+    stream = (int(export.as_of.toordinal()), seed)
     response = respond(
         state.params,
         traits,

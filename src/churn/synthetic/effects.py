@@ -239,7 +239,7 @@ def respond(
     customer_ids: np.ndarray,
     config: CampaignConfig,
     seed: int,
-    stream: int,
+    stream: tuple[int, ...],
 ) -> Response:
     """The new fade starts of customers offered ``offers`` at ``a`` (days since start_date).
 
@@ -253,7 +253,7 @@ def respond(
         customer_ids: their ids (the latent and the campaign streams are per customer).
         config: the offers' effects.
         seed: the world's seed.
-        stream: the campaign's own number (the as-of date and the run's seed).
+        stream: the campaign's own entropy (the as-of date's ordinal and the run's seed).
     """
     n = len(customer_ids)
     chosen = [config.effect(str(o)) for o in offers]
@@ -263,7 +263,7 @@ def respond(
     persuadable = u < share
     put_off = (u >= 1 - put_share) & (put_share > 0)
     rngs = [
-        np.random.default_rng(np.random.SeedSequence([seed, stream, customer_key(str(c))]))
+        np.random.default_rng(np.random.SeedSequence([seed, *stream, customer_key(str(c))]))
         for c in customer_ids
     ]
     draws = np.array([[rng.random(), rng.exponential()] for rng in rngs]).reshape(n, 2)
