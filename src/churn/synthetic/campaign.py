@@ -22,10 +22,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from churn.errors import ConfigError, DataError
 from churn.synthetic import paths, uplift
-from churn.synthetic.effects import CampaignConfig, Response, Windows, respond
+from churn.synthetic.effects import DEFAULT, CampaignConfig, Response, Windows, respond
 from churn.synthetic.state import (
     WorldState,
     add_windows,
@@ -166,11 +167,35 @@ def pending_exports(export_dir: str | os.PathLike[str], state: WorldState) -> li
                 f"simulate_campaign: export {folder} is older than the campaign of {latest} "
                 f"already applied; expected as_of >= {latest}; got {as_of}"
             )
-        columns = ["customer_id", "contact_status", "offer", "control_offer"]
-        scores = pd.read_parquet(folder / "scores.parquet", columns=columns)
         horizon = int(manifest["model"]["horizon_days"])
-        found.append(Export(stamp, folder, digest, horizon, scores))
+        found.append(Export(stamp, folder, digest, horizon, read_plan(folder)))
     return found
+
+
+def read_plan(folder: Path) -> pd.DataFrame:
+    """The export's plan: ``customer_id, contact_status, offer, control_offer`` per customer.
+
+    From ``scores.parquet`` when it holds the contact columns, else from ``at_risk.parquet``
+    (customers off the at-risk list are not contacted). Without ``control_offer`` the control
+    customers are evaluated with the ``default`` effect.
+
+    Raises:
+        DataError: neither file holds ``contact_status``.
+    """
+    for name in ("scores.parquet", "at_risk.parquet"):
+        path = folder / name
+        columns = pq.read_schema(path).names if path.is_file() else []
+        if {"customer_id", "contact_status", "offer"} <= set(columns):
+            wanted = ["customer_id", "contact_status", "offer", "control_offer"]
+            plan = pd.read_parquet(path, columns=[c for c in wanted if c in columns])
+            if "control_offer" not in plan:
+                log.warning("%s has no control_offer: control customers get the default", path)
+                plan["control_offer"] = DEFAULT
+            return plan
+    raise DataError(
+        f"simulate_campaign: export {folder}: expected scores.parquet or at_risk.parquet with "
+        "the columns customer_id, contact_status and offer; got neither"
+    )
 
 
 def apply_export(
