@@ -202,18 +202,7 @@ def apply_export(
     state: WorldState, export: Export, config: CampaignConfig, *, seed: int
 ) -> tuple[WorldState, int]:
     """The world after ``export``'s offers, with its oracle; and how many paths changed."""
-    scores = export.scores
-    contacted = scores[scores["contact_status"] == "offer"]
-    control = scores[scores["contact_status"] == "control"]
-    plan = pd.DataFrame(
-        {
-            "customer_id": pd.concat([contacted["customer_id"], control["customer_id"]]).astype(
-                str
-            ),
-            "offer": pd.concat([contacted["offer"], control["control_offer"]]).astype(str),
-            "arm": ["offer"] * len(contacted) + ["control"] * len(control),
-        }
-    ).reset_index(drop=True)
+    plan = _contacts(export.scores)
     truth = state.truth.set_index(state.truth["customer_id"].astype(str))
     unknown = ~plan["customer_id"].isin(truth.index)
     if unknown.any():
@@ -267,6 +256,22 @@ def apply_export(
         changed=state.changed or bool(write.size),
     )
     return state, int(write.size)
+
+
+def _contacts(scores: pd.DataFrame) -> pd.DataFrame:
+    """Contacted customers (``offer``) then control ones, with their offer and arm."""
+    contacted = scores[scores["contact_status"] == "offer"]
+    control = scores[scores["contact_status"] == "control"]
+    customers = pd.concat([contacted["customer_id"], control["customer_id"]])
+    return pd.DataFrame(
+        {
+            "customer_id": customers.astype(str).to_numpy(),
+            "offer": pd.concat([contacted["offer"], control["control_offer"]])
+            .astype(str)
+            .to_numpy(),
+            "arm": ["offer"] * len(contacted) + ["control"] * len(control),
+        }
+    )
 
 
 def _updated_truth(

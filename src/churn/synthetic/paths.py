@@ -14,7 +14,7 @@ else an export contacted.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -193,7 +193,7 @@ def _events(
     end: np.ndarray,
     season: np.ndarray,
     rng: np.random.Generator,
-    activity: object,
+    activity: Callable[[_Stream], np.ndarray],
 ) -> dict[str, np.ndarray]:
     """Tickets, complaints and NPS answers in ``[begin, end)``, at the generator's rates."""
     rate, fading_mult = cust["rate"], float(params.fading_ticket_multiplier)
@@ -208,7 +208,7 @@ def _events(
 
     def ticket_activity(stream: _Stream) -> np.ndarray:
         fading = np.where(stream.t >= fade_start, 1.0, 1.0 / fading_mult)
-        return activity(stream) * fading  # type: ignore[operator]
+        return activity(stream) * fading
 
     tickets = _poisson_points(ticket_rate * fading_mult, begin, end, season, rng, ticket_activity)
     complaints = _poisson_points(cust["complaint_prob"] * rate, begin, end, season, rng, activity)
