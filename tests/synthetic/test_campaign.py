@@ -229,8 +229,14 @@ def test_campaign_updates_truth_of_contacted_customers_only(
     new_start, old_start = new.loc[moved, "fade_start"], old.loc[moved, "fade_start"]
     later = new_start.isna() | (new_start > old_start)
     assert later.mean() > 0.7  # most of the changed are persuaded; a few are put off
-    refunds = _timeline(folder).to_pandas()
-    assert np.isfinite(refunds["amount"]).all()
+    dropout = new.loc[moved].set_index("customer_id")["dropout_date"].dropna()
+    for name in ("transactions", "events"):
+        rows = _timeline(folder, name).to_pandas()
+        rows = rows[rows["customer_id"].isin(dropout.index)]
+        if name == "transactions":
+            rows = rows[rows["amount"] > 0]  # refunds may follow a last purchase
+        late = rows["timestamp"] >= dropout.reindex(rows["customer_id"]).to_numpy()
+        assert not late.any(), name
 
 
 def test_campaign_is_deterministic(base_world: Path, tmp_path: Path) -> None:
@@ -355,6 +361,8 @@ def test_oracle_saves_persuadable_churners_at_the_rescue_rate(
     put_off = persuadability(oracle["customer_id"].to_numpy(), seed=4) >= 0.9
     neither = oracle[~oracle["persuadable_latent"] & ~put_off]
     assert (neither["churned_with_offer"] == neither["churned_without_offer"]).all()
+    control = oracle[oracle["arm"] == "control"]
+    assert (control["churned_with_offer"] != control["churned_without_offer"]).any()
     itt = oracle.groupby("arm")[["churned_without_offer", "churned_with_offer"]].mean()
     assert (itt["churned_with_offer"] < itt["churned_without_offer"]).all()
 
