@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -62,3 +65,36 @@ def assert_oracle_agrees(oracle: pd.Series, observed: np.ndarray) -> None:
         p, n = group["p"].mean(), len(group)
         tolerance = 4 * np.sqrt(max(p * (1 - p), 1e-3) / n) + 0.005
         assert abs(group["y"].mean() - p) < tolerance
+
+
+def write_export(
+    root: Path,
+    as_of: str,
+    plan: pd.DataFrame,
+    *,
+    horizon_days: int = HORIZON,
+) -> Path:
+    """A hand-made export ``<root>/<as_of>/`` (scores.parquet, manifest.json) for ``plan``.
+
+    ``plan`` has ``customer_id``, ``contact_status`` (offer | control | no_offer) and ``offer``
+    (the offer of contacted and control customers).
+    """
+    folder = root / as_of
+    folder.mkdir(parents=True)
+    status = plan["contact_status"]
+    scores = pd.DataFrame(
+        {
+            "customer_id": plan["customer_id"].astype(str),
+            "status": "scored",
+            "churn_probability": 0.5,
+            "offer": plan["offer"].where(status == "offer").astype("string"),
+            "offer_cost": 1.0,
+            "control_group": status == "control",
+            "control_offer": plan["offer"].where(status == "control").astype("string"),
+            "contact_status": status.astype("string"),
+        }
+    )
+    scores.to_parquet(folder / "scores.parquet", index=False)
+    manifest = {"as_of": as_of, "model": {"horizon_days": horizon_days, "version": 1}}
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return folder

@@ -13,8 +13,16 @@ buyers); :mod:`~churn.synthetic.io` writes and reads a world folder. The other w
 
 The simulation runs past the data end ``E`` for ``future_days`` days: what happens after ``E``
 is the held-back future, written apart so scored lists can be checked against it.
+
+:mod:`~churn.synthetic.campaign` moves a written world forward under the plans of its exports
+(docs/campaigns.md): :mod:`~churn.synthetic.effects` says what an offer does to the hazard of
+leaving, :mod:`~churn.synthetic.paths` re-simulates the paths it changes,
+:mod:`~churn.synthetic.uplift` records the true uplift and :mod:`~churn.synthetic.state` reads
+and writes the world folder.
 """
 
+from churn.synthetic.campaign import CampaignResult, simulate_campaigns
+from churn.synthetic.effects import CampaignConfig, OfferEffect
 from churn.synthetic.io import WORLD_FILE, load_truth, save
 from churn.synthetic.oracle import oracle_for_rows, oracle_no_purchase, oracle_scorer
 from churn.synthetic.simulate import generate
@@ -23,7 +31,10 @@ from churn.synthetic.world import EVENT_TYPES, DemoData, WorldConfig
 __all__ = [
     "EVENT_TYPES",
     "WORLD_FILE",
+    "CampaignConfig",
+    "CampaignResult",
     "DemoData",
+    "OfferEffect",
     "WorldConfig",
     "generate",
     "load_truth",
@@ -31,4 +42,5 @@ __all__ = [
     "oracle_no_purchase",
     "oracle_scorer",
     "save",
+    "simulate_campaigns",
 ]
