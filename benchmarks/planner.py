@@ -61,7 +61,8 @@ def main() -> None:
     parser.add_argument("--budget-share", type=float, default=0.2)
     args = parser.parse_args()
     print(
-        "customers  greedy_value  exact_value  gain   gap       candidates  kept     greedy_s  exact_s"
+        "customers  greedy_value  exact_value  gain   gap       candidates  kept     "
+        "greedy_s  exact_s"
     )
     for n in args.customers:
         customers = population(n, seed=0)

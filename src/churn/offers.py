@@ -16,12 +16,13 @@ the offers' capacities and the total budget. The plan is exact (``planner: exact
 default): the integer programme of :mod:`churn.planner`, started from the greedy plan and never
 worse than it, with its optimality gap reported; ``planner: greedy`` takes the candidates by net
 benefit, largest first, while capacity and budget last (a customer whose best offer is full or
-too costly for what is left may get their next best). Customers on the suppression list or offered within the cooldown are never offered;
-a seeded random share (``control_fraction``, or the offer's own) of the customers who would get
-an offer is held back as a **control group**: flagged, not contacted, so save rates can be
-measured. The control draw is per campaign: a hash of the seed, the as-of date and the customer
-id, so a different share of customers is held back each month. Customers still inside an
-earlier campaign's outcome window are flagged (``earlier_campaign``) in either arm alike.
+too costly for what is left may get their next best). Customers on the suppression list or
+offered within the cooldown are never offered; a seeded random share (``control_fraction``, or
+the offer's own) of the customers who would get an offer is held back as a **control group**:
+flagged, not contacted, so save rates can be measured. The control draw is per campaign: a hash
+of the seed, the as-of date and the customer id, so a different share of customers is held back
+each month. Customers still inside an earlier campaign's outcome window are flagged
+(``earlier_campaign``) in either arm alike.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ class OfferConfig:
     outcomes_dir: str | None = None  # where measured campaigns are (pipelines.outcomes)
     planner: str = "exact"  # exact (integer programme, never worse than greedy) | greedy
     planner_time_limit_seconds: float = 30.0  # the exact planner keeps its best plan by then
+    planner_gap: float = 1e-4  # relative gap to the bound at which a plan counts as optimal
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], *, tiers: Collection[str]) -> OfferConfig:
@@ -122,6 +124,10 @@ class OfferConfig:
         if self.planner not in planner.PLANNERS:
             raise ConfigError(
                 f"offers.planner: expected one of {list(planner.PLANNERS)}; got {self.planner!r}"
+            )
+        if not 0 <= self.planner_gap < 1:
+            raise ConfigError(
+                f"offers.planner_gap: expected a share in [0, 1); got {self.planner_gap}"
             )
         if not self.planner_time_limit_seconds > 0:
             raise ConfigError(
@@ -310,6 +316,7 @@ def assign_offers(
             budget=config.budget,
             capacities=capacities,
             time_limit=config.planner_time_limit_seconds,
+            gap=config.planner_gap,
             incumbent=plan,
         )
     chosen, over_budget = plan.chosen, plan.over_budget
