@@ -319,6 +319,27 @@ def test_respond_rescues_fading_persuadable_customers_at_the_configured_rate(
     assert abs(persuadable.mean() - 0.5) < 4 * np.sqrt(0.25 / n)
 
 
+def test_respond_wins_back_the_lately_gone_only_within_reactivation_days(
+    world: synthetic.WorldConfig,
+) -> None:
+    n = 4_000
+    gone = np.where(np.arange(n) % 2 == 0, 970.0, 900.0)  # 30 or 100 days before a = 1000
+    traits = _traits(n, fade_start=gone - 40, dropout=gone)
+    stay_gone, _ = _respond(world, traits, CONFIG)
+    assert not stay_gone.changed.any()  # reactivation_days 0: the gone stay gone
+    back = CampaignConfig.from_mapping(
+        {"effects": {"default": {**STRONG, "reactivation_days": 60}}}
+    )
+    response, u = _respond(world, traits, back)
+    recent = gone == 970.0
+    assert not response.changed[~recent].any()  # gone 100 days: beyond 60
+    won = response.changed[recent & (u < 0.5)].mean()
+    assert abs(won - 0.6) < 4 * np.sqrt(0.6 * 0.4 / (recent & (u < 0.5)).sum())
+    assert not response.changed[recent & (u >= 0.5)].any()
+    assert (response.fade_start[response.changed] > 1000).all()
+    assert (response.dropout[response.changed] > 1000).all()
+
+
 def test_oracle_saves_persuadable_churners_at_the_rescue_rate(
     large_world: Path, tmp_path: Path
 ) -> None:

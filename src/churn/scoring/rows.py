@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 CONTACT_COLUMNS = [
     "offer",
     "offer_cost",
+    "expected_net_benefit",
     "control_group",
     "control_offer",
     "contact_status",

@@ -369,7 +369,8 @@ def write_scores(
 
 
 _CONTACT_SCHEMA = (
-    "customer_id string, offer string, offer_cost double, control_group boolean, "
+    "customer_id string, offer string, offer_cost double, expected_net_benefit double, "
+    "control_group boolean, "
     "control_offer string, contact_status string, earlier_campaign string"
 )
 
@@ -378,5 +379,5 @@ def _contact_frame(rows: pd.DataFrame) -> pd.DataFrame:
     """The contact columns of ``rows`` as plain Python values (Spark's createDataFrame)."""
     frame = rows[["customer_id", *CONTACT_COLUMNS]].astype(object)
     return frame.where(frame.notna(), None).astype(
-        {"offer_cost": "float64", "control_group": "bool"}
+        {"offer_cost": "float64", "expected_net_benefit": "float64", "control_group": "bool"}
     )

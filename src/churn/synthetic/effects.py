@@ -8,7 +8,9 @@ so the new fade start ``U'`` solves ``M'(a, U') = E`` under the new piecewise mu
 persuadable customer starts to leave later, a put-off one sooner, one whose fade start lies
 beyond the simulated period mostly stays there (a sure thing), and a customer already fading
 at ``a`` is lost (a lost cause), unless the offer rescues them (``rescue_probability``, for
-persuadable customers): the fade is reversed and they start afresh from ``a``.
+persuadable customers): the fade is reversed and they start afresh from ``a``. The same rescue
+wins back a persuadable customer who left at most ``reactivation_days`` before ``a`` (win-back;
+0: the gone stay gone).
 
 Persuadability is a per-customer latent: one uniform per customer (from a stream seeded by the
 world seed and the customer id) below an offer's ``persuadable_share``, so a customer persuadable
@@ -49,6 +51,7 @@ class OfferEffect(Config):
     rescue_probability: float = 0.1
     put_off_share: float = 0.02
     put_off_multiplier: float = 1.5
+    reactivation_days: int = 0  # a customer gone at most this long before a can be won back
 
     def validate(self) -> None:
         """Raise ConfigError for values that cannot describe an offer's effect."""
@@ -75,6 +78,11 @@ class OfferEffect(Config):
         days = self.effect_days
         if not isinstance(days, int) or isinstance(days, bool) or days < 1:
             raise ConfigError(f"{where}.effect_days: expected a whole number >= 1; got {days!r}")
+        back = self.reactivation_days
+        if not isinstance(back, int) or isinstance(back, bool) or back < 0:
+            raise ConfigError(
+                f"{where}.reactivation_days: expected a whole number >= 0; got {back!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -268,10 +276,13 @@ def respond(
     ]
     draws = np.array([[rng.random(), rng.exponential()] for rng in rngs]).reshape(n, 2)
     fade_start, dropout = traits["fade_start"], traits["dropout"]
-    alive = ~traits["never_purchased"].astype(bool) & (dropout > a)
+    bought = ~traits["never_purchased"].astype(bool)
+    alive = bought & (dropout > a)
     engaged = alive & (fade_start > a)
+    back = np.array([e.reactivation_days for e in chosen], dtype=float)
+    reachable = alive | (bought & (dropout > a - back))  # fading, or gone only lately
     rescue = np.array([e.rescue_probability for e in chosen])
-    rescued = alive & ~engaged & persuadable & (draws[:, 0] < rescue)
+    rescued = reachable & ~engaged & persuadable & (draws[:, 0] < rescue)
     acting = (engaged & (persuadable | put_off)) | rescued
     mult = np.array([e.hazard_multiplier for e in chosen])
     worse = np.array([e.put_off_multiplier for e in chosen])
@@ -291,7 +302,7 @@ def respond(
     return Response(
         fade_start=np.where(moved, new_start, fade_start),
         dropout=new_dropout,
-        affected=alive & (persuadable | put_off),
+        affected=(alive & (persuadable | put_off)) | (reachable & persuadable),
         changed=moved,
         factor=factor,
         effect_days=days,
