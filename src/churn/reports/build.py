@@ -24,6 +24,7 @@ from churn.data import Dataset
 from churn.errors import BundleError, ConfigError, ExportError
 from churn.export.files import AT_RISK_PARQUET, MANIFEST
 from churn.export.manifest import ExportManifest
+from churn.reports.campaigns_section import read_outcomes
 from churn.reports.html import ReportData
 
 log = logging.getLogger(__name__)
@@ -45,12 +46,14 @@ class ReportConfig(Config):
     max_age: int = 24
     log_to_mlflow: bool = True
     backtest: str | None = "latest"  # a backtest folder, latest (the newest under outputs/), null
+    outcomes: str | None = None  # the outcomes folder of pipelines.outcomes (null: no section)
+    max_campaigns: int = 6  # the most recent measured campaigns shown
 
     def validate(self) -> None:
         """Raise ConfigError for an unknown period or a non-positive window."""
         if self.freq not in FREQS:
             raise ConfigError(f"report.freq: expected one of {list(FREQS)}; got {self.freq!r}")
-        for name in ("churn_after_days", "max_cohorts", "max_age"):
+        for name in ("churn_after_days", "max_cohorts", "max_age", "max_campaigns"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"report.{name}: expected a whole number >= 1; got {value!r}")
@@ -143,6 +146,7 @@ def build_report(
         data_end=ts.max().normalize() + pd.Timedelta(days=1) if len(ts) else None,
         backtest=_read_backtest(backtest),
         backtest_plots=_backtest_plots(backtest),
+        campaigns=read_outcomes(config.outcomes, last=config.max_campaigns),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from churn.reports.backtest_section import backtest_section as _backtest_section
+from churn.reports.campaigns_section import campaigns_section as _campaigns_section
 from churn.reports.figures import (
     figure_uri,
     file_uri,
@@ -67,6 +68,7 @@ class ReportData:
     data_end: pd.Timestamp | None = None
     backtest: Mapping[str, Any] | None = None  # backtest.json of pipelines.backtest
     backtest_plots: Mapping[str, Path] = field(default_factory=dict)
+    campaigns: Sequence[Mapping[str, Any]] = ()  # outcomes.json of the last measured campaigns
 
     def settled(self) -> np.ndarray:
         """Periods whose losses are all known: they end ``churn_after_days`` before the data end."""
@@ -344,6 +346,7 @@ def render(data: ReportData) -> str:
         + _cohort_section(data)
         + _scoring_section(data)
         + _model_section(data)
+        + _campaigns_section(data)
         + _backtest_section(data)
     )
     return (
