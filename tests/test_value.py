@@ -9,12 +9,14 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
+from omegaconf import OmegaConf
 
-from churn import btyd, offers, value
+from churn import btyd, offers, scoring, value
 from churn.errors import ConfigError
 from churn.features import FeatureConfig
 from churn.scoring.rows import buyer_rows
 from churn.scoring.tiers import TierConfig
+from tests.conftest import compose_config
 
 FEATURES = FeatureConfig()  # BG/NBD in weeks, at least 200 buyers
 BGNBD = btyd.BGNBDParams(r=1.0, alpha=2.0, a=0.5, b=2.0)
@@ -219,3 +221,28 @@ def test_value_config_rejects_values_that_cannot_work(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         value.ValueConfig.from_mapping(values, margin=0.3)
+
+
+def _score_options(overrides: list[str]) -> scoring.ScoreOptions:
+    cfg = compose_config("score", ["output_dir=.", *overrides])
+    values = OmegaConf.to_container(cfg, resolve=True)
+    return scoring.ScoreOptions.from_config(values)  # type: ignore[arg-type]
+
+
+def test_score_config_values_with_clv_and_the_offers_margin_by_default() -> None:
+    options = _score_options(["offers.margin=0.4"])
+    assert options.value == value.ValueConfig(
+        method="clv", horizon_days=None, annual_discount_rate=0.1, margin=0.4
+    )
+    assert options.offers.margin == 0.4
+
+
+def test_score_config_keeps_the_heuristic_available() -> None:
+    options = _score_options(["value.method=heuristic", "value.margin=0.2"])
+    assert options.value.method == "heuristic"
+    assert options.value.margin == 0.2
+
+
+def test_score_config_rejects_an_unknown_value_method() -> None:
+    with pytest.raises(ConfigError, match=r"value\.method: expected one of"):
+        _score_options(["value.method=bgnbd"])
