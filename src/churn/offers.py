@@ -1,7 +1,8 @@
 """Customer value and retention offers under a budget (docs/scoring-and-offers.md).
 
-**Value** is the margin on a customer's expected spend over the horizon, from their past
-spend: ``margin x H x total spend / max(tenure, 30 days)``. ``value_at_risk = p x value``.
+**Value** (:mod:`churn.value` chooses the method) is, by :func:`customer_value` (the
+heuristic), the margin on a customer's expected spend over the horizon, from their past spend:
+``margin x H x total spend / max(tenure, 30 days)``. ``value_at_risk = p x value``.
 
 **Offers** come from a catalog in config. An offer is *eligible* for a customer when their
 status is among the offer's ``statuses`` (default: scored), their lifecycle stage among its

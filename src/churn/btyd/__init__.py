@@ -16,18 +16,37 @@ Every function takes the usual per-customer summary, in whatever time unit the c
 with ``T >= t_x >= 0`` and ``t_x == 0`` whenever ``x == 0`` (fitting also needs ``t_x > 0``
 whenever ``x > 0``). Arrays of one shape go in, an array of that shape comes out; nothing loops
 over customers.
+
+Spend per transaction is modelled by Gamma-Gamma (:mod:`churn.btyd.gamma_gamma`), on the
+repeat buyers' frequency and mean spend.
 """
 
 from churn.btyd.fit import BGNBDParams, ConvergenceError, fit_bgnbd, log_likelihood
+from churn.btyd.gamma_gamma import (
+    GammaGammaParams,
+    IndependenceCheck,
+    conditional_expected_spend,
+    fit_gamma_gamma,
+    gamma_gamma_log_likelihood,
+    simulate_gamma_gamma,
+    spend_frequency_independence,
+)
 from churn.btyd.predict import expected_purchases, p_alive, p_no_purchase, simulate_bgnbd
 
 __all__ = [
     "BGNBDParams",
     "ConvergenceError",
+    "GammaGammaParams",
+    "IndependenceCheck",
+    "conditional_expected_spend",
     "expected_purchases",
     "fit_bgnbd",
+    "fit_gamma_gamma",
+    "gamma_gamma_log_likelihood",
     "log_likelihood",
     "p_alive",
     "p_no_purchase",
     "simulate_bgnbd",
+    "simulate_gamma_gamma",
+    "spend_frequency_independence",
 ]

@@ -55,6 +55,7 @@ class ExportManifest:
     drift_by_column: tuple[Mapping[str, Any], ...] = ()
     seconds: Mapping[str, float] = field(default_factory=dict)
     shadow: Mapping[str, Any] | None = None  # the challenger scored beside (score.shadow)
+    value: Mapping[str, Any] = field(default_factory=dict)  # value method and its parameters
     schema_version: int = EXPORT_SCHEMA_VERSION
 
     def with_updates(self, **changes: Any) -> ExportManifest:
@@ -85,6 +86,7 @@ class ExportManifest:
             "drift_by_column": [dict(row) for row in self.drift_by_column],
             "seconds": dict(self.seconds),
             "shadow": None if self.shadow is None else dict(self.shadow),
+            "value": dict(self.value),
         }
 
     @classmethod
@@ -122,6 +124,7 @@ class ExportManifest:
                 drift_by_column=tuple(dict(r) for r in values.get("drift_by_column") or ()),
                 seconds=dict(values.get("seconds") or {}),
                 shadow=_mapping_or_none(values.get("shadow")),
+                value=dict(values.get("value") or {}),
             )
         except (KeyError, TypeError, ValueError) as err:
             raise ExportError(f"{where}: a field is missing or malformed: {err}") from err
@@ -188,6 +191,7 @@ def build_manifest(
         drift_by_column=tuple(
             {str(k): v for k, v in row.items()} for row in outcome.drift.to_dict("records")
         ),
+        value=dict(outcome.value),
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from churn import monitoring, offers
+from churn import monitoring, offers, value
 from churn.bundle import Manifest
 from churn.scoring.predict import explain, predict
 from churn.scoring.rows import (
@@ -41,6 +41,7 @@ def score(
     suppressed: Collection[str] = (),
     cooled: Collection[str] = (),
     earlier: Mapping[str, str] | None = None,
+    value_config: value.ValueConfig | None = None,
 ) -> ScoringOutcome:
     """Score every buyer at the as-of date and plan the offers.
 
@@ -58,6 +59,8 @@ def score(
         suppressed: opted-out customer ids.
         cooled: customer ids offered within the cooldown.
         earlier: customer id -> as-of date of an earlier campaign whose window is still open.
+        value_config: how values are computed (:mod:`churn.value`); by default the heuristic
+            with ``offer_config.margin`` over the model's horizon.
     """
     names = check_schema(features, manifest.features)
     frame = features.reset_index(drop=True)
@@ -70,6 +73,10 @@ def score(
         int((~population).sum()),
         float(p.mean()) if p.size else float("nan"),
     )
+    config = value_config or value.ValueConfig(margin=offer_config.margin)
+    value_model = value.fit_value(
+        frame, config, horizon_days=settings.horizon_days, features=manifest.training.features
+    )
     customers = _customer_rows(
         frame,
         population,
@@ -77,7 +84,7 @@ def score(
         no_purchase,
         settings=settings,
         tiers=tiers,
-        margin=offer_config.margin,
+        value_model=value_model,
     )
     customers, on_list, assignment = plan_offers(
         customers,
@@ -99,7 +106,7 @@ def score(
     at_risk = at_risk_list(customers[on_list])
     scores = customers[SCORE_COLUMNS].reset_index(drop=True)
     counts = summary(tally(scores), at_risk, assignment, offer_config)
-    return ScoringOutcome(scores, at_risk, drift, assignment, counts)
+    return ScoringOutcome(scores, at_risk, drift, assignment, counts, value_model.to_dict())
 
 
 def plan_offers(

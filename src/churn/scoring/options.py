@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from churn import offers
@@ -13,6 +13,7 @@ from churn.errors import ConfigError
 from churn.export.database import DatabaseConfig, check_url
 from churn.monitoring import DriftConfig
 from churn.scoring.tiers import TierConfig
+from churn.value import ValueConfig
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class ScoreOptions:
     allow_library_change: bool = False
     shadow: str | None = None  # latest or a version number: score it beside the champion
     id_normalization: str = "none"  # data.id_normalization: how rejected rows' ids are read
+    value: ValueConfig = field(default_factory=ValueConfig)  # how values are computed (churn.value)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ScoreOptions:
@@ -57,6 +59,7 @@ class ScoreOptions:
                 seed=int(config.get("seed", 0)),
                 export_dir=str(config["export"]["dir"]),
                 customer_id_column=str(config["data"]["columns"]["transactions"]["customer_id"]),
+                value_values=config.get("value"),
             ).with_id_normalization(str(config["data"].get("id_normalization") or "none"))
         except KeyError as err:
             raise ConfigError(f"score config: expected the section {err}; it is missing") from err
@@ -79,6 +82,7 @@ class ScoreOptions:
         seed: int = 0,
         export_dir: str = "exports",
         customer_id_column: str = "customer_id",
+        value_values: Mapping[str, Any] | None = None,
     ) -> ScoreOptions:
         """Build from the plain config nodes and check the rules between them.
 
@@ -93,6 +97,7 @@ class ScoreOptions:
             seed: the run's seed (the control group draw).
             export_dir: ``export.dir``, where earlier exports (the cooldown) are.
             customer_id_column: the transactions' own name of the customer id (``data.columns``).
+            value_values: the ``value`` node; absent, the heuristic with ``offers.margin``.
 
         Raises:
             ConfigError: any option that cannot work, or two that cannot work together.
@@ -125,6 +130,7 @@ class ScoreOptions:
         database = DatabaseConfig.from_mapping(postgres)
         if "postgres" in targets:
             check_url(database)
+        value_config = ValueConfig.from_mapping(value_values, margin=offer_config.margin)
         distributed = bool(score.get("distributed"))
         if distributed and engine_name != "spark":
             raise ConfigError(
@@ -151,6 +157,7 @@ class ScoreOptions:
             require_signature,
             allow_change,
             None if shadow is None else str(shadow),
+            value=value_config,
         )
 
 

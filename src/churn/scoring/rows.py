@@ -15,6 +15,7 @@ import pandas as pd
 from churn import offers
 from churn.scoring.settings import ScoreConfig
 from churn.scoring.tiers import TierConfig, assign_tiers
+from churn.value import ValueModel, customer_values
 
 log = logging.getLogger(__name__)
 
@@ -84,14 +85,14 @@ def buyer_rows(
     p: np.ndarray,
     *,
     tiers: TierConfig,
-    horizon_days: int,
-    margin: float,
+    value_model: ValueModel,
 ) -> pd.DataFrame:
     """One row per buyer of ``frame``: status, probability, tier, stage, value, value at risk.
 
     ``scored`` marks the buyers in the population (status ``scored``, probability ``p`` in their
-    order, a tier); the others are ``lapsed``, with no probability. Both scorers, local and on
-    Spark, build their rows here.
+    order, a tier); the others are ``lapsed``, with no probability. Values come from
+    ``value_model`` (:func:`churn.value.customer_values`). Both scorers, local and on Spark,
+    build their rows here.
     """
     n = len(frame)
     rows = np.flatnonzero(scored)
@@ -99,9 +100,7 @@ def buyer_rows(
     probability[rows] = p
     tier = pd.Series(pd.NA, index=range(n), dtype="string")
     tier.iloc[rows] = assign_tiers(p, tiers).to_numpy()
-    value = offers.customer_value(
-        frame["monetary_sum"], frame["tenure_days"], horizon_days=horizon_days, margin=margin
-    ).to_numpy()
+    value = customer_values(frame, value_model)
     return pd.DataFrame(
         {
             "customer_id": pd.Series(frame["customer_id"].astype(str).to_numpy(), dtype="string"),
@@ -153,12 +152,10 @@ def _customer_rows(
     *,
     settings: ScoreConfig,
     tiers: TierConfig,
-    margin: float,
+    value_model: ValueModel,
 ) -> pd.DataFrame:
     """Buyers (scored or lapsed) then sign-ups without a purchase: status, p, tier, value."""
-    buyers = buyer_rows(
-        frame, in_population, p, tiers=tiers, horizon_days=settings.horizon_days, margin=margin
-    )
+    buyers = buyer_rows(frame, in_population, p, tiers=tiers, value_model=value_model)
     newcomers = sorted(set(map(str, no_purchase)) - set(buyers["customer_id"]))
     signups = signup_rows(newcomers, value=signup_value(new_buyer_values(buyers)))
     rows = pd.concat([buyers, signups], ignore_index=True) if newcomers else buyers

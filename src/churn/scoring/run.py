@@ -159,6 +159,7 @@ def score_dataset(
                 tiers=options.tiers,
                 offer_config=options.offers,
                 thresholds=options.thresholds,
+                value_config=options.value,
                 **people.contact(),
             )
     drift = monitoring.summarise_drift(outcome.drift) if len(outcome.drift) else {}
@@ -188,6 +189,7 @@ def _on_spark(
         tiers=options.tiers,
         offer_config=options.offers,
         thresholds=options.thresholds,
+        value_config=options.value,
         **people.contact(),
     )
 

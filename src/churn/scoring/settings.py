@@ -35,3 +35,4 @@ class ScoringOutcome:
     drift: pd.DataFrame
     assignment: offers.Assignment
     counts: dict[str, Any] = field(default_factory=dict)
+    value: dict[str, Any] = field(default_factory=dict)  # the value model (ValueModel.to_dict)

@@ -4,9 +4,12 @@
 collecting them. The verified model is broadcast to the executors and applied with
 ``mapInPandas``, one Arrow batch at a time, with the same functions as :mod:`churn.scoring`:
 the population rule, the calibrated probability, threshold tiers, value and the SHAP reasons of
-the at-risk customers. The at-risk list is written as Parquet partitioned by risk tier. Offers
-are not planned here: their budget is global, so :func:`churn.offers.assign_offers` runs on the
-(much smaller) at-risk list afterwards.
+the at-risk customers. For ``value.method=clv`` the four columns the value fit needs
+(:data:`churn.value.COLUMNS`) of every buyer are collected and the fit runs on the driver, as
+BG/NBD's at the feature step; the fitted model goes to the executors with the closure.
+The at-risk list is written as Parquet partitioned by risk tier. Offers are not planned here:
+their budget is global, so :func:`churn.offers.assign_offers` runs on the (much smaller) at-risk
+list afterwards.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from churn import monitoring, offers
+from churn import monitoring, offers, value
 from churn.bundle import Manifest
 from churn.errors import BundleError, ConfigError
 from churn.features import FeatureConfig, feature_query, finish_features, fit_btyd
@@ -71,9 +74,8 @@ def score_batch(
     *,
     dtypes: Mapping[str, str],
     tiers: TierConfig,
-    horizon_days: int,
     active_within_days: int | None,
-    margin: float,
+    value_model: value.ValueModel,
     offer_config: offers.OfferConfig | None = None,
 ) -> pd.DataFrame:
     """Score one batch of feature rows (buyers): status, probability, tier, value, reasons.
@@ -86,7 +88,7 @@ def score_batch(
     )
     scored = in_population(frame, active_within_days)
     p = model.predict_proba(frame[scored][names])[:, 1] if scored.any() else np.array([])
-    out = buyer_rows(frame, scored, p, tiers=tiers, horizon_days=horizon_days, margin=margin)
+    out = buyer_rows(frame, scored, p, tiers=tiers, value_model=value_model)
     eligible = np.zeros(len(frame), dtype=bool)
     if offer_config is not None:
         # offers needing a customer attribute are checked again on the driver, with it
@@ -171,6 +173,7 @@ def score_on_spark(
     output: str | os.PathLike[str] | None = None,
     finish: Finish | None = None,
     offer_config: offers.OfferConfig | None = None,
+    value_model: value.ValueModel | None = None,
 ) -> Any:
     """Score a Spark DataFrame of features and write the at-risk list (partitioned Parquet).
 
@@ -185,6 +188,8 @@ def score_on_spark(
             ``risk_tier=<tier>/part-*.parquet``, replacing the folder as a whole.
         finish: turns raw rows of :func:`features_on_spark` into features, per batch.
         offer_config: adds the ``eligible`` column (see :func:`score_batch`).
+        value_model: how values are computed (:func:`spark_value_model`); by default the
+            heuristic with ``margin`` over the model's horizon.
 
     Returns:
         The scored Spark DataFrame (every buyer, lazily evaluated).
@@ -198,7 +203,10 @@ def score_on_spark(
     if missing:
         raise BundleError(f"feature schema mismatch: the Spark features lack {missing}")
     names = list(expected)
-    horizon = manifest.horizon_days
+    if value_model is None:
+        value_model = value.heuristic_model(
+            value.ValueConfig(margin=margin), horizon_days=manifest.horizon_days
+        )
     active = manifest.training.active_within_days
     dtypes = {k: ("string" if v in ("str", "string", "object") else v) for k, v in expected.items()}
     session = features.sparkSession
@@ -217,9 +225,8 @@ def score_on_spark(
                 names,
                 dtypes=dtypes,
                 tiers=tiers,
-                horizon_days=horizon,
                 active_within_days=active,
-                margin=margin,
+                value_model=value_model,
                 offer_config=offer_config,
             )
 
@@ -230,6 +237,22 @@ def score_on_spark(
             scored.filter(scored.risk_tier.isin(list(tiers.at_risk))), output, by="risk_tier"
         )
     return scored
+
+
+def spark_value_model(
+    features: Any, config: value.ValueConfig, manifest: Manifest
+) -> value.ValueModel:
+    """The value model of a Spark scoring run, fitted on the driver.
+
+    For ``clv`` only the columns the fit needs (four numbers a buyer) are collected from
+    ``features`` (every buyer's rows, raw or finished: both hold them).
+    """
+    if config.method == "heuristic":
+        return value.heuristic_model(config, horizon_days=manifest.horizon_days)
+    summary = features.select(*value.COLUMNS).toPandas()
+    return value.fit_value(
+        summary, config, horizon_days=manifest.horizon_days, features=manifest.training.features
+    )
 
 
 def write_partitioned(frame: Any, output: str | os.PathLike[str], *, by: str | None) -> Path:
@@ -271,6 +294,7 @@ def score_distributed(
     cooled: Collection[str] = (),
     earlier: Mapping[str, str] | None = None,
     drift_rows: int = 100_000,
+    value_config: value.ValueConfig | None = None,
 ) -> tuple[ScoringOutcome, Any, pd.DataFrame]:
     """Score on Spark, then plan offers on the driver over the rows that can get one.
 
@@ -280,7 +304,8 @@ def score_distributed(
     returned too and cached, holds them) and the driver's score rows for :func:`write_scores`:
     the sign-ups who never bought, and the contact columns of every buyer the plan touched.
     """
-
+    config = value_config or value.ValueConfig(margin=offer_config.margin)
+    value_model = spark_value_model(features, config, manifest)
     scored = score_on_spark(
         features,
         model,
@@ -289,6 +314,7 @@ def score_distributed(
         margin=offer_config.margin,
         finish=finish,
         offer_config=offer_config,
+        value_model=value_model,
     ).persist()
     buyers = scored.count()
     candidates = scored.filter(
@@ -323,7 +349,8 @@ def score_distributed(
     empty = pd.DataFrame(columns=SCORE_COLUMNS)
     touched = (customers["contact_status"] != "no_offer") | customers["earlier_campaign"].notna()
     driver_rows = customers[touched.to_numpy(dtype=bool) | customers["status"].eq("no_purchase")]
-    return ScoringOutcome(empty, at_risk, drift, assignment, counts), scored, driver_rows
+    outcome = ScoringOutcome(empty, at_risk, drift, assignment, counts, value_model.to_dict())
+    return outcome, scored, driver_rows
 
 
 def _spark_tally(scored: Any, signups: pd.DataFrame) -> pd.DataFrame:
