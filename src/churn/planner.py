@@ -134,7 +134,10 @@ def exact_plan(
         report |= {"solver_objective": 0.0, "bound": 0.0, "method": "empty"}
         return _finish(incumbent, report, np.full(n, -1), started)
     benefit = kept["benefit"].to_numpy(dtype=float)
-    matrix, upper = _constraints(kept, budget, capacities)
+    # solvers keep constraints to a tolerance (1e-7): plan within a budget a hair smaller, so
+    # that the chosen costs add up to no more than the budget in floating point too
+    inner = max(float(budget) * (1 - 1e-7) - 1e-7, 0.0)
+    matrix, upper = _constraints(kept, inner, capacities)
     # HiGHS's presolve is slow on this shape (a million one-row customers and one dense budget
     # row) and gains nothing here: the relaxation is solved without it, by interior point with
     # crossover to a vertex (few fractional pairs)
@@ -150,7 +153,7 @@ def exact_plan(
         report |= {"status": str(relaxed.message), "bound": None}
         return _finish(incumbent, report, None, started)
     report["bound"] = float(-relaxed.fun)
-    picked = _repaired(kept, relaxed.x >= 1 - 1e-9, budget, capacities)
+    picked = _repaired(kept, relaxed.x >= 1 - 1e-9, inner, capacities)
     report |= {"method": "relaxation, rounded and repaired", "status": str(relaxed.message)}
     value = float(benefit[picked].sum())
     if report["bound"] - value > gap * max(abs(report["bound"]), 1e-12):
@@ -172,6 +175,7 @@ def exact_plan(
         bound = getattr(result, "mip_dual_bound", None)
         if bound is not None and np.isfinite(bound):
             report["bound"] = min(report["bound"], float(-bound))
+    picked = _within(kept, picked, float(budget))
     chosen = np.full(n, -1)
     chosen[kept["row"].to_numpy()[picked]] = kept["offer"].to_numpy()[picked]
     report["solver_objective"] = float(benefit[picked].sum())
@@ -196,6 +200,18 @@ def _constraints(
             blocks.append(sparse.csr_matrix((offers_of == k).astype(float)[None, :]))
             upper.append(np.array([float(cap)]))
     return sparse.vstack(blocks, format="csr"), np.concatenate(upper)
+
+
+def _within(kept: pd.DataFrame, picked: np.ndarray, budget: float) -> np.ndarray:
+    """``picked`` without its least worthwhile pairs while their costs exceed the budget."""
+    picked = picked.copy()
+    cost = kept["cost"].to_numpy(dtype=float)
+    ratio = kept["benefit"].to_numpy(dtype=float) / np.maximum(cost, 1e-12)
+    for i in np.flatnonzero(picked)[np.argsort(ratio[picked], kind="stable")]:
+        if float(cost[picked].sum()) <= budget:
+            break
+        picked[i] = False
+    return picked
 
 
 def _repaired(
