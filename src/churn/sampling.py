@@ -53,8 +53,8 @@ def key_of(customer_id: object, seed: int) -> str:
 
 
 def key_fraction(key: str) -> float:
-    """A key read as a number in ``[0, 1)``."""
-    return int(key, 16) / 16**KEY_CHARS
+    """A key read as a number in ``[0, 1)`` (its top 53 bits: a float64 holds them exactly)."""
+    return (int(key, 16) >> (4 * KEY_CHARS - 53)) / 2**53
 
 
 def check_max_customers(value: object, *, where: str = "train.max_customers") -> int | str | None:
@@ -188,7 +188,8 @@ def plan_sample(
         return None
     keys = population.select("customer_id").distinct()
     keys = keys.select(key=customer_key(keys.customer_id, seed))
-    threshold = str(keys.order_by("key").limit(1, offset=n - 1).to_pyarrow()["key"][0].as_py())
+    # the n-th smallest key (no OFFSET: ibis's Spark backend mishandles it)
+    threshold = str(keys.order_by("key").limit(n).key.max().to_pyarrow().as_py())
     enough = (counts["churned"] >= min_class_rows) & (
         counts["rows"] - counts["churned"] >= min_class_rows
     )
