@@ -198,7 +198,7 @@ def test_max_customers_bounds_the_table(
 
 def test_auto_leaves_the_demo_data_untouched(demo: synthetic.DemoData) -> None:
     """On the demo data (20,000 customers) auto samples nothing: the same training table."""
-    planned = _schedule(ibis.duckdb.connect(), demo, "main")
+    planned = _schedule(ibis.duckdb.connect(threads=1), demo, "main")  # one thread: exact sums
     settings = training.TrainConfig(horizon_days=90, step_days=30, max_customers="auto")
     auto = training_table.build_for(planned, FEATURES, LABEL, settings=settings)
     plain = training_table.build_for(planned, FEATURES, LABEL)
@@ -237,3 +237,17 @@ def test_train_on_the_sample_keeps_test_and_calibration_whole(
     target = outcome.evaluation.roles.target
     assert target in sample.full_cutoffs
     assert len(test) == (sampled["cutoff"] == target).sum() > 300
+
+
+@pytest.mark.parametrize(
+    ("train", "message"),
+    [
+        ({"max_customers": "lots"}, r"train.max_customers: expected a whole number >= 1, 'auto'"),
+        ({"max_customers": "auto", "max_rows": 0}, r"max_rows >= 1; got 5, 100 and 0"),
+    ],
+)
+def test_train_config_rejects_bad_sample_settings(train: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        training.TrainConfig.from_settings(
+            LABEL, FEATURES, calibration_method="isotonic", train=train
+        )
