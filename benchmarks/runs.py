@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,6 +25,25 @@ def run(cmd: list[str], cwd: Path) -> float:
         sys.stderr.write(proc.stderr[-4000:])
         raise SystemExit(f"failed: {' '.join(cmd)}")
     return elapsed
+
+
+def run_measured(cmd: list[str], cwd: Path) -> tuple[float, float]:
+    """Run ``cmd`` as :func:`run` does; its wall time in seconds and its peak RSS in MiB.
+
+    The peak is the child's own (``wait4``), not the largest of every child so far.
+    """
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_LOGGING_LEVEL": "WARNING"}
+    started = time.perf_counter()
+    with tempfile.TemporaryFile(mode="w+") as err:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            sys.stderr.write(err.read()[-4000:])
+            raise SystemExit(f"failed: {' '.join(cmd)}")
+    return elapsed, usage.ru_maxrss / 1024  # KiB on Linux
 
 
 def world_data(world: str, seed: int, customers: int, root: Path) -> Path:

@@ -55,17 +55,17 @@ def run(cfg: DictConfig) -> TrainResult:
         dataset = load_data(cfg.data, seed=seed, output_dir=out)
     with watch.stage("training_table"):
         planned = schedule(cfg, dataset, label)
-        table = training_table.build_for(planned, features, label).to_pandas()
-    model_config = ModelConfig.from_mapping(container(cfg.model))
-    oracle = oracle_references(cfg, label.horizon_days)
+        built = training_table.build_for(planned, features, label, settings=settings, seed=seed)
+        table = built.table.to_pandas()
     outcome = training.train(
         table,
-        model_config,
+        ModelConfig.from_mapping(container(cfg.model)),
         settings,
         end=planned.end,
         seed=seed,
-        references=oracle,
+        references=oracle_references(cfg, label.horizon_days),
         stopwatch=watch,
+        sample=built.sample,
     )
     with watch.stage("plots"):
         plots = training.plot_outcome(

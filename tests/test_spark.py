@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from churn import engine, labels, training_table
+from churn import engine, labels, sampling, training_table
 from churn.features import FeatureConfig
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
@@ -112,6 +112,42 @@ def test_training_table_on_spark_equals_duckdb(
     )
     for name in ("btyd_p_alive", "btyd_expected_purchases", "btyd_p_no_purchase"):
         np.testing.assert_allclose(written[name], on_duckdb[name], rtol=1e-5, atol=1e-5)
+
+
+def test_training_sample_on_spark_equals_duckdb(
+    spark: ibis.BaseBackend, small_demo_dir: Path
+) -> None:
+    """The same customers drawn (md5 keys agree) and the same sampled table on both engines."""
+    label_config = labels.LabelConfig(n_cutoffs=5)
+    config = FeatureConfig()
+    samples, results = [], []
+    for con in (spark, engine.connect({"name": "duckdb", "threads": 1})):
+        tables = _tables(con, small_demo_dir)
+        end = labels.data_end(tables.transactions)
+        cutoffs = labels.cutoff_schedule(end, label_config)
+        sample = sampling.plan_sample(
+            tables.transactions,
+            cutoffs,
+            label_config,
+            end=end,
+            max_customers=200,
+            min_class_rows=20,
+            seed=3,
+        )
+        assert sample is not None
+        table = training_table.build(
+            tables.transactions,
+            cutoffs,
+            config,
+            label_config,
+            end=end,
+            events=tables.events,
+            subset=sample.subset(),
+        )
+        samples.append(sample)
+        results.append(table.to_pandas())
+    assert samples[0] == samples[1]
+    _compare(*results)
 
 
 def test_scoring_on_spark_equals_local_scoring(

@@ -95,6 +95,20 @@ def label_outcomes(
     Raises:
         ConfigError: when a label window reaches past the data end (it would be unobserved).
     """
+    return stayed_pairs(
+        transactions, cutoffs, horizon_days=horizon_days, end=end, purchase_rule=purchase_rule
+    ).to_pyarrow()
+
+
+def stayed_pairs(
+    transactions: ir.Table,
+    cutoffs: Sequence[pd.Timestamp],
+    *,
+    horizon_days: int,
+    end: pd.Timestamp,
+    purchase_rule: str = POSITIVE,
+) -> ir.Table:
+    """:func:`label_outcomes` as a lazy query (``customer_id``, ``cutoff``), for counting."""
     horizon = pd.Timedelta(days=horizon_days)
     late = [c for c in cutoffs if pd.Timestamp(c) + horizon > end]
     if late:
@@ -111,4 +125,4 @@ def label_outcomes(
         (purchases.timestamp >= cut.cutoff)
         & (purchases.timestamp < cut.cutoff + ibis.interval(days=horizon_days)),
     )
-    return joined.select("customer_id", "cutoff").distinct().to_pyarrow()
+    return joined.select("customer_id", "cutoff").distinct()

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from churn import baselines, calibration, candidates, model, seasonal
+from churn import baselines, calibration, candidates, model, sampling, seasonal
 from churn.bundle.manifest import Selection
 from churn.errors import ConfigError
 from churn.features import FeatureConfig
@@ -40,7 +40,9 @@ class TrainConfig:
     horizon_days: int
     step_days: int
     calibration_method: str = "isotonic"
-    max_customers: int | None = None
+    max_customers: int | str | None = None  # a number, "auto" or None (churn.sampling)
+    max_rows: int = sampling.DEFAULT_MAX_ROWS  # auto's budget of sampled rows
+    sample_evaluation: bool = False  # sample the test and calibration cutoffs too
     btyd_time_unit_days: float = 7.0
     btyd_penalizer: float = 0.001
     top_fractions: tuple[float, ...] = (0.05, 0.1, 0.2)
@@ -73,7 +75,9 @@ class TrainConfig:
                 horizon_days=label.horizon_days,
                 step_days=label.step_days,
                 calibration_method=calibration.validate_method(calibration_method),
-                max_customers=train.get("max_customers"),
+                max_customers=sampling.check_max_customers(train.get("max_customers")),
+                max_rows=int(train.get("max_rows", sampling.DEFAULT_MAX_ROWS)),
+                sample_evaluation=bool(train.get("sample_evaluation", False)),
                 btyd_time_unit_days=features.btyd_time_unit_days,
                 btyd_penalizer=features.btyd_penalizer,
                 top_fractions=tuple(float(f) for f in train.get("top_fractions", (0.05, 0.1, 0.2))),
@@ -87,10 +91,10 @@ class TrainConfig:
             )
         except (TypeError, ValueError) as err:
             raise ConfigError(f"train: expected numbers for its settings; {err}") from err
-        if config.calibration_folds < 2 or config.min_class_rows < 1:
+        if config.calibration_folds < 2 or config.min_class_rows < 1 or config.max_rows < 1:
             raise ConfigError(
-                "train: expected calibration_folds >= 2 and min_class_rows >= 1; got "
-                f"{config.calibration_folds} and {config.min_class_rows}"
+                "train: expected calibration_folds >= 2, min_class_rows >= 1 and max_rows >= 1; "
+                f"got {config.calibration_folds}, {config.min_class_rows} and {config.max_rows}"
             )
         candidates.check_rule(config.selection_metric, config.selection_margin)
         return config
@@ -151,12 +155,15 @@ def fit_recipe(
     params: Mapping[str, Any],
     seed: int,
     chosen: str | None = None,
+    sample: sampling.CustomerSample | None = None,
 ) -> Recipe:
     """Fit LightGBM on the training cutoffs, calibrate as the roles say, fit the baselines, and
-    deploy the candidate chosen by validation (``chosen``: repeat a choice made before)."""
-    # a fixed row order, so that bagging draws the same rows whatever order the table came in
-    train_rows = frame[frame["cutoff"].isin(roles.training)].sort_values(list(model.KEY_COLUMNS))
-    train_rows = model.sample_customers(train_rows, max_customers=settings.max_customers, seed=seed)
+    deploy the candidate chosen by validation (``chosen``: repeat a choice made before).
+
+    The training rows are those of ``sample`` (the table was built for it), or else a sample
+    drawn here as ``settings.max_customers`` says; calibration and test rows are not sampled.
+    """
+    train_rows = _training_rows(frame, roles, settings, sample, seed=seed)
     fitted = model.fit_lightgbm(train_rows, features, config, seed=seed, params=params)
     fitted_baselines = _baselines(train_rows, settings, seed=seed)
     stored, unavailable = candidates.deployable_baselines(
@@ -220,8 +227,10 @@ def fit_recipe(
             out_of_fold[MODEL_SCORER] = validation[selection.chosen][at_target]
     shift = None
     if roles.calibration is not None:
+        # with whole test and calibration cutoffs beside sampled ones, compare like with like
+        same = frame if sample is None or not sample.full_cutoffs else sample.select(frame)
         shift = seasonal.year_ago_shift(
-            frame,
+            same,
             lambda rows: predict(deployable, rows, features),
             target=roles.target,
             calibration=roles.calibration,
@@ -257,6 +266,26 @@ def fit_recipe(
         selection=selection,
         out_of_fold=out_of_fold,
         seasonal=shift,
+    )
+
+
+def _training_rows(
+    frame: pd.DataFrame,
+    roles: model.CutoffRoles,
+    settings: TrainConfig,
+    sample: sampling.CustomerSample | None,
+    *,
+    seed: int,
+) -> pd.DataFrame:
+    """The training cutoffs' rows of the sample, in a fixed order.
+
+    The order is fixed so that bagging draws the same rows whatever order the table came in.
+    """
+    rows = frame[frame["cutoff"].isin(roles.training)].sort_values(list(model.KEY_COLUMNS))
+    if sample is not None:
+        return sample.select(rows)
+    return sampling.sample_rows(
+        rows, max_customers=settings.max_customers, max_rows=settings.max_rows, seed=seed
     )
 
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from churn import evaluation, model, monitoring
+from churn import evaluation, model, monitoring, sampling
 from churn.errors import InsufficientHistoryError
 from churn.recipes import (
     MODEL_SCORER,
@@ -117,6 +117,7 @@ def train(
     seed: int,
     references: Mapping[str, ReferenceScorer] | None = None,
     stopwatch: Stopwatch | None = None,
+    sample: sampling.CustomerSample | None = None,
 ) -> TrainingOutcome:
     """Evaluate the recipe on the latest labelled cutoff, then refit it for deployment.
 
@@ -128,13 +129,16 @@ def train(
         seed: seeds every random choice.
         references: extra scorers reported beside the baselines (e.g. the demo's oracle).
         stopwatch: collects per-stage timings.
+        sample: the training sample the table was built for (:mod:`churn.sampling`): the
+            recipes train on its customers and plan their roles on its whole-population counts.
 
     Raises:
         InsufficientHistoryError: not one cutoff with customers of both classes (at least
             ``settings.min_class_rows`` of each).
     """
     watch = stopwatch or Stopwatch()
-    evaluation_roles, deployment_roles = plan_recipe(frame, settings, end=end)
+    usable = None if sample is None else sample.usable
+    evaluation_roles, deployment_roles = plan_recipe(frame, settings, end=end, usable=usable)
     log.info("evaluation roles: %s", evaluation_roles.to_dict())
     log.info("deployment roles: %s", deployment_roles.to_dict())
     features = model.feature_columns(list(frame.columns), exclude=config.exclude_features)
@@ -144,7 +148,14 @@ def train(
         )
     with watch.stage("evaluation_fit"):
         evaluated = fit_recipe(
-            frame, evaluation_roles, features, config, settings, params=params, seed=seed
+            frame,
+            evaluation_roles,
+            features,
+            config,
+            settings,
+            params=params,
+            seed=seed,
+            sample=sample,
         )
     with watch.stage("evaluation_scoring"):
         predictions = score_splits(evaluated, frame, references=references)
@@ -171,6 +182,7 @@ def train(
             params=params,
             seed=seed,
             chosen=evaluated.selection.chosen,
+            sample=sample,
         )
     with watch.stage("references"):
         latest = frame[frame["cutoff"] == deployment_roles.latest]
@@ -193,9 +205,16 @@ def train(
 
 
 def plan_recipe(
-    frame: pd.DataFrame, settings: TrainConfig, *, end: pd.Timestamp
+    frame: pd.DataFrame,
+    settings: TrainConfig,
+    *,
+    end: pd.Timestamp,
+    usable: Sequence[pd.Timestamp] | None = None,
 ) -> tuple[model.CutoffRoles, model.CutoffRoles]:
     """The evaluation and deployment roles for data end ``end``, or why not one cutoff can train.
+
+    ``usable``: the cutoffs with enough customers of each class, when counted before sampling
+    (else counted on ``frame``).
 
     Raises:
         InsufficientHistoryError: no cutoff holds ``settings.min_class_rows`` customers of each
@@ -210,7 +229,8 @@ def plan_recipe(
                 [], end=end, horizon_days=horizon, detail="got no customer at any cutoff"
             )
         )
-    usable = usable_cutoffs(frame, min_class_rows=settings.min_class_rows)
+    if usable is None:
+        usable = usable_cutoffs(frame, min_class_rows=settings.min_class_rows)
     if not usable:
         counts = frame.groupby("cutoff")[model.LABEL].agg(["sum", "size"])
         found = ", ".join(

@@ -4,6 +4,8 @@ One row per (customer, cutoff) of the population (:mod:`churn.labels`), the feat
 :mod:`churn.features` (strictly before the cutoff) and ``churned`` (0/1: no purchase in
 ``[c, c + H)``). :func:`build` returns it in memory; :func:`write` writes it to Parquet in batches;
 :func:`schedule` registers a loaded dataset on an engine and lays out the labelled cutoffs.
+With a :class:`churn.sampling.CustomerSample`, only the sampled customers' rows are computed at
+the training cutoffs (the test and calibration cutoffs stay whole unless sampled too).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ibis.expr.types as ir
 import pandas as pd
@@ -20,10 +22,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from churn import engine
+from churn import engine, sampling
 from churn.data import Dataset
-from churn.features import FeatureConfig, build_features, write_features
+from churn.features import FeatureConfig, Subset, build_features, write_features
 from churn.labels import LabelConfig, cutoff_schedule, data_end, label_outcomes
+
+if TYPE_CHECKING:
+    from churn.recipes import TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -62,18 +67,50 @@ def schedule(
     return Schedule(tables, end, cutoffs)
 
 
+@dataclass(frozen=True)
+class TrainingTable:
+    """The labelled table and the training sample it was built for (None: every customer)."""
+
+    table: pa.Table
+    sample: sampling.CustomerSample | None
+
+
 def build_for(
-    planned: Schedule, feature_config: FeatureConfig, label_config: LabelConfig
-) -> pa.Table:
-    """:func:`build` over every cutoff of ``planned``."""
-    return build(
+    planned: Schedule,
+    feature_config: FeatureConfig,
+    label_config: LabelConfig,
+    *,
+    settings: TrainConfig | None = None,
+    seed: int = 0,
+) -> TrainingTable:
+    """:func:`build` over every cutoff of ``planned``, for the sample ``settings`` ask for.
+
+    The sample (``settings.max_customers``, :func:`churn.sampling.plan_sample`) is drawn with
+    ``seed`` before the features are computed, so only its rows enter the training cutoffs.
+    """
+    sample = None
+    if settings is not None:
+        sample = sampling.plan_sample(
+            planned.tables.transactions,
+            planned.cutoffs,
+            label_config,
+            end=planned.end,
+            max_customers=settings.max_customers,
+            max_rows=settings.max_rows,
+            sample_evaluation=settings.sample_evaluation,
+            min_class_rows=settings.min_class_rows,
+            seed=seed,
+        )
+    table = build(
         planned.tables.transactions,
         planned.cutoffs,
         feature_config,
         label_config,
         end=planned.end,
         events=planned.tables.events,
+        subset=None if sample is None else sample.subset(),
     )
+    return TrainingTable(table, sample)
 
 
 def write_for(
@@ -102,19 +139,14 @@ def build(
     *,
     end: pd.Timestamp,
     events: ir.Table | None = None,
+    subset: Subset | None = None,
 ) -> pa.Table:
     """Features of the population at each cutoff with the churn label ``churned`` (0/1).
 
     Rows are sorted by cutoff then customer_id; ``churned`` is 1 when the customer made no
-    purchase in ``[c, c + H)``.
+    purchase in ``[c, c + H)``. With ``subset``, only its rows (:class:`churn.features.Subset`).
     """
-    stayed = label_outcomes(
-        transactions,
-        cutoffs,
-        horizon_days=label_config.horizon_days,
-        end=end,
-        purchase_rule=label_config.purchase_rule,
-    )
+    stayed = _stayed(transactions, cutoffs, label_config, end=end, subset=subset)
     features = build_features(
         transactions,
         cutoffs,
@@ -123,6 +155,7 @@ def build(
         horizon_days=label_config.horizon_days,
         active_within_days=label_config.active_within_days,
         purchase_rule=label_config.purchase_rule,
+        subset=subset,
     )
     table = _with_labels(features, stayed)
     log_churn_shares(table)
@@ -162,6 +195,29 @@ def write(
         purchase_rule=label_config.purchase_rule,
         then=lambda batch: _with_labels(batch, stayed),
     )
+
+
+def _stayed(
+    transactions: ir.Table,
+    cutoffs: Sequence[pd.Timestamp],
+    label_config: LabelConfig,
+    *,
+    end: pd.Timestamp,
+    subset: Subset | None,
+) -> pa.Table:
+    """The (customer, cutoff) pairs who stayed, for the rows of ``subset`` only when given."""
+    options: dict[str, Any] = {
+        "horizon_days": label_config.horizon_days,
+        "end": end,
+        "purchase_rule": label_config.purchase_rule,
+    }
+    if subset is None:
+        return label_outcomes(transactions, cutoffs, **options)
+    kept = subset.keeps(transactions.customer_id)
+    parts = [label_outcomes(transactions.filter(kept), cutoffs, **options)]
+    if subset.full_cutoffs:
+        parts.append(label_outcomes(transactions.filter(~kept), subset.full_cutoffs, **options))
+    return pa.concat_tables(parts)
 
 
 def _with_labels(features: pa.Table, stayed: pa.Table) -> pa.Table:

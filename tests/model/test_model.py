@@ -184,17 +184,6 @@ def test_holdout_customers_independent_of_row_order() -> None:
         model.holdout_customers(pd.Series(["only"]), fraction=0.2, seed=0)
 
 
-def test_sample_customers_keeps_whole_customers() -> None:
-    frame = pd.DataFrame({"customer_id": [f"c{i % 50}" for i in range(500)], "x": range(500)})
-
-    sample = model.sample_customers(frame, max_customers=10, seed=0)
-
-    assert sample["customer_id"].nunique() == 10
-    assert len(sample) == 100  # every row of each sampled customer
-    assert model.sample_customers(frame, max_customers=None, seed=0) is frame
-    assert model.sample_customers(frame, max_customers=80, seed=0) is frame
-
-
 def _planted(n: int, seed: int) -> pd.DataFrame:
     """Churn rises with recency and is higher for 'lapsing' customers; noise otherwise."""
     rng = np.random.default_rng(seed)

@@ -18,7 +18,7 @@ finished and returned or written to Parquet in batches). The same :func:`build_f
 training (many cutoffs) and scoring (one as-of date), so the two can never disagree.
 """
 
-from churn.features.build import RESULT_BATCH_ROWS, build_features, write_features
+from churn.features.build import RESULT_BATCH_ROWS, Subset, build_features, write_features
 from churn.features.config import (
     DEFINITIONS_VERSION,
     MAX_ACTIVE_PERIODS,
@@ -38,6 +38,7 @@ __all__ = [
     "RESULT_BATCH_ROWS",
     "SECONDS_PER_DAY",
     "FeatureConfig",
+    "Subset",
     "btyd_summary",
     "build_features",
     "feature_docs",

@@ -6,6 +6,8 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import ibis.expr.types as ir
 import pandas as pd
@@ -23,6 +25,21 @@ log = logging.getLogger(__name__)
 
 # Rows per batch streamed from the engine (bounds memory while finishing and writing).
 RESULT_BATCH_ROWS = 500_000
+# The columns of :func:`btyd_summary` that :func:`fit_btyd` reads.
+_SUMMARY_COLUMNS = ("cutoff", "c_days", "frequency", "first_day", "last_day")
+
+
+@dataclass(frozen=True)
+class Subset:
+    """Which rows to compute: every cutoff for the customers ``keeps`` selects, and only the
+    ``full_cutoffs`` for the others (e.g. a training sample beside whole evaluation cutoffs).
+
+    ``keeps`` maps the ``customer_id`` column to a boolean expression; it must depend on the
+    customer id alone, so that a customer is on one side at every cutoff.
+    """
+
+    keeps: Callable[[ir.StringValue], ir.BooleanValue]
+    full_cutoffs: tuple[pd.Timestamp, ...] = ()
 
 
 def build_features(
@@ -34,6 +51,7 @@ def build_features(
     horizon_days: int,
     active_within_days: int | None = None,
     purchase_rule: str = POSITIVE,
+    subset: Subset | None = None,
 ) -> pa.Table:
     """Features of every customer with a purchase before each cutoff.
 
@@ -45,6 +63,9 @@ def build_features(
         horizon_days: the label horizon, for the BG/NBD expected purchases.
         active_within_days: keep only customers with a purchase in ``[c - this, c)``.
         purchase_rule: which amounts are purchases (:mod:`churn.purchases`).
+        subset: when given, only its rows are computed (the others never enter the query);
+            BG/NBD is still fitted at each cutoff on every buyer, from :func:`btyd_summary`,
+            so a customer's row equals their row of the whole table.
 
     Returns:
         One row per (customer, cutoff), sorted by cutoff then customer_id: ``customer_id``
@@ -52,13 +73,17 @@ def build_features(
         types (float64 for measures, int64 for counts, string for ``lifecycle_stage``).
     """
     started = time.perf_counter()
-    query = feature_query(
+    params: dict[pd.Timestamp, btyd.BGNBDParams] = {}
+    if config.btyd_enabled and subset is not None:
+        params = _fit_on_every_buyer(transactions, cutoffs, config, purchase_rule=purchase_rule)
+    query = _query(
         transactions,
         cutoffs,
         config,
         events=events,
         active_within_days=active_within_days,
         purchase_rule=purchase_rule,
+        subset=subset,
     )
     schema, batches = _sorted_batches(query)
     table = pa.Table.from_batches(batches, schema=schema)
@@ -68,7 +93,8 @@ def build_features(
         len(cutoffs),
         time.perf_counter() - started,
     )
-    params = fit_btyd(table, config) if config.btyd_enabled else {}
+    if config.btyd_enabled and subset is None:
+        params = fit_btyd(table, config)
     finish = _finisher(
         transactions,
         config,
@@ -91,6 +117,7 @@ def write_features(
     active_within_days: int | None = None,
     purchase_rule: str = POSITIVE,
     then: Callable[[pa.Table], pa.Table] | None = None,
+    subset: Subset | None = None,
 ) -> int:
     """:func:`build_features` written to one Parquet file, out of core; returns the row count.
 
@@ -101,20 +128,21 @@ def write_features(
     and final types and is written at once, so memory stays at the engine's own (on DuckDB,
     capped by ``engine.memory_limit``, beyond which it spills to disk) plus one batch. With
     BG/NBD on, the model is first fitted at each cutoff from a small query of three numbers
-    per buyer. The file is written atomically (a temporary file, then a rename).
+    per buyer. The file is written atomically (a temporary file, then a rename). ``subset``
+    restricts the rows as in :func:`build_features`.
     """
     started = time.perf_counter()
     params: dict[pd.Timestamp, btyd.BGNBDParams] = {}
     if config.btyd_enabled:
-        summary = btyd_summary(transactions, cutoffs, purchase_rule=purchase_rule)
-        params = fit_btyd(summary.to_pyarrow(), config)
-    query = feature_query(
+        params = _fit_on_every_buyer(transactions, cutoffs, config, purchase_rule=purchase_rule)
+    query = _query(
         transactions,
         cutoffs,
         config,
         events=events,
         active_within_days=active_within_days,
         purchase_rule=purchase_rule,
+        subset=subset,
     )
     schema, batches = _sorted_batches(query)
     finish_batch = _finisher(
@@ -145,6 +173,60 @@ def write_features(
         time.perf_counter() - started,
     )
     return rows
+
+
+def _fit_on_every_buyer(
+    transactions: ir.Table,
+    cutoffs: Sequence[pd.Timestamp | str],
+    config: FeatureConfig,
+    *,
+    purchase_rule: str,
+) -> dict[pd.Timestamp, btyd.BGNBDParams]:
+    """:func:`fit_btyd` on every buyer's three numbers at each cutoff (a small query).
+
+    The summary comes in the whole table's row order (cutoff, then customer), so the fit sees
+    the same arrays in the same order as a fit on the whole table's rows.
+    """
+    summary = btyd_summary(transactions, cutoffs, purchase_rule=purchase_rule)
+    ordered = summary.order_by(["cutoff", "customer_id"]).select(*_SUMMARY_COLUMNS)
+    return fit_btyd(ordered.to_pyarrow(), config)
+
+
+def _query(
+    transactions: ir.Table,
+    cutoffs: Sequence[pd.Timestamp | str],
+    config: FeatureConfig,
+    *,
+    events: ir.Table | None,
+    active_within_days: int | None,
+    purchase_rule: str,
+    subset: Subset | None,
+) -> ir.Table:
+    """:func:`feature_query`, or with ``subset`` the union of its two sides.
+
+    The kept customers' rows come from a query over every cutoff with only their input rows,
+    so they are computed exactly as in the whole table; the other customers' from a query over
+    the full cutoffs only.
+    """
+    options: dict[str, Any] = {
+        "active_within_days": active_within_days,
+        "purchase_rule": purchase_rule,
+    }
+    if subset is None:
+        return feature_query(transactions, cutoffs, config, events=events, **options)
+    parts = [(True, cutoffs)] + ([(False, subset.full_cutoffs)] if subset.full_cutoffs else [])
+    queries = []
+    for keep, at in parts:
+        tx = transactions.filter(_side(subset, transactions, keep=keep))
+        ev = None if events is None else events.filter(_side(subset, events, keep=keep))
+        queries.append(feature_query(tx, at, config, events=ev, **options))
+    return queries[0] if len(queries) == 1 else queries[0].union(queries[1])
+
+
+def _side(subset: Subset, table: ir.Table, *, keep: bool) -> ir.BooleanValue:
+    """The rows of ``table`` whose customer is kept (or, with ``keep`` false, is not)."""
+    kept = subset.keeps(table.customer_id)
+    return kept if keep else ~kept
 
 
 def _finisher(

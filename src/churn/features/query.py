@@ -38,9 +38,10 @@ def btyd_summary(
 ) -> ir.Table:
     """What :func:`fit_btyd` needs of every buyer at each cutoff, as a lazy query.
 
-    ``cutoff``, ``frequency`` (purchase days), ``first_day``, ``last_day``, ``c_days``: the
-    same numbers as the full feature query's, from a much smaller one. A day lies within one
-    interval between cutoffs (cutoffs are midnights), so distinct days add up across them.
+    ``customer_id``, ``cutoff``, ``frequency`` (purchase days), ``first_day``, ``last_day``,
+    ``c_days``: the same numbers as the full feature query's, from a much smaller one. A day
+    lies within one interval between cutoffs (cutoffs are midnights), so distinct days add up
+    across them.
     """
     values = _cutoff_values(cutoffs)
     n = len(values)
@@ -57,6 +58,7 @@ def btyd_summary(
     combine = {"frequency": "sum", "first_ts": "min", "last_ts": "max"}
     joined = _accumulate(state, _cutoff_table(values), n, combine)
     return joined.select(
+        "customer_id",
         "cutoff",
         "c_days",
         frequency=joined.frequency.cast("int64"),

@@ -39,7 +39,6 @@ from churn.model.fit import (
     holdout_customers,
     importance,
     lightgbm_pipeline,
-    sample_customers,
     tune,
 )
 from churn.model.roles import (
@@ -81,7 +80,6 @@ __all__ = [
     "largest_difference",
     "lightgbm_pipeline",
     "plan_roles",
-    "sample_customers",
     "tune",
     "with_calibrator",
 ]

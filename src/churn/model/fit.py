@@ -74,18 +74,6 @@ def holdout_customers(customer_ids: pd.Series, *, fraction: float, seed: int) ->
     return chosen
 
 
-def sample_customers(frame: pd.DataFrame, *, max_customers: int | None, seed: int) -> pd.DataFrame:
-    """All rows of a seeded sample of at most ``max_customers`` customers (all when None)."""
-    if max_customers is None:
-        return frame
-    ids = np.sort(frame["customer_id"].astype(str).unique())
-    if ids.size <= max_customers:
-        return frame
-    keep = np.random.default_rng(seed).choice(ids, size=max_customers, replace=False)
-    log.info("training on a sample of %d of %d customers", max_customers, ids.size)
-    return frame[frame["customer_id"].isin(keep)]
-
-
 @dataclass
 class FittedLightGBM:
     """The fitted pipeline and what early stopping found."""
