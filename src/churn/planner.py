@@ -23,6 +23,7 @@ cost. Two planners choose among them:
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -134,10 +135,7 @@ def exact_plan(
         report |= {"solver_objective": 0.0, "bound": 0.0, "method": "empty"}
         return _finish(incumbent, report, np.full(n, -1), started)
     benefit = kept["benefit"].to_numpy(dtype=float)
-    # solvers keep constraints to a tolerance (1e-7): plan within a budget a hair smaller, so
-    # that the chosen costs add up to no more than the budget in floating point too
-    inner = max(float(budget) * (1 - 1e-7) - 1e-7, 0.0)
-    matrix, upper = _constraints(kept, inner, capacities)
+    matrix, upper = _constraints(kept, budget, capacities)
     # HiGHS's presolve is slow on this shape (a million one-row customers and one dense budget
     # row) and gains nothing here: the relaxation is solved without it, by interior point with
     # crossover to a vertex (few fractional pairs)
@@ -153,7 +151,7 @@ def exact_plan(
         report |= {"status": str(relaxed.message), "bound": None}
         return _finish(incumbent, report, None, started)
     report["bound"] = float(-relaxed.fun)
-    picked = _repaired(kept, relaxed.x >= 1 - 1e-9, inner, capacities)
+    picked = _repaired(kept, relaxed.x >= 1 - 1e-9, budget, capacities)
     report |= {"method": "relaxation, rounded and repaired", "status": str(relaxed.message)}
     value = float(benefit[picked].sum())
     if report["bound"] - value > gap * max(abs(report["bound"]), 1e-12):
@@ -175,7 +173,8 @@ def exact_plan(
         bound = getattr(result, "mip_dual_bound", None)
         if bound is not None and np.isfinite(bound):
             report["bound"] = min(report["bound"], float(-bound))
-    picked = _within(kept, picked, float(budget))
+    # solvers keep constraints to a tolerance (1e-7): the costs must add up to the budget at most
+    picked = _within(kept, picked, float(budget) + 1e-9 * max(float(budget), 1.0))
     chosen = np.full(n, -1)
     chosen[kept["row"].to_numpy()[picked]] = kept["offer"].to_numpy()[picked]
     report["solver_objective"] = float(benefit[picked].sum())
@@ -208,7 +207,7 @@ def _within(kept: pd.DataFrame, picked: np.ndarray, budget: float) -> np.ndarray
     cost = kept["cost"].to_numpy(dtype=float)
     ratio = kept["benefit"].to_numpy(dtype=float) / np.maximum(cost, 1e-12)
     for i in np.flatnonzero(picked)[np.argsort(ratio[picked], kind="stable")]:
-        if float(cost[picked].sum()) <= budget:
+        if math.fsum(cost[picked]) <= budget:
             break
         picked[i] = False
     return picked

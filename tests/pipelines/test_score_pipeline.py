@@ -258,7 +258,7 @@ def test_score_budget_and_capacity(small_demo_dir: Path, trained: Path, tmp_path
         "offers.control_fraction=0",
     )
     at_risk = pd.read_parquet(result.folder / "at_risk.parquet")
-    assert at_risk["offer_cost"].sum() <= 60
+    assert at_risk["offer_cost"].sum() <= 60 + 1e-9  # floating-point sums of the costs
     assert (at_risk["offer"] == "personal_call").sum() <= 1
     assert (at_risk["contact_status"] == "budget").any()
 
