@@ -519,6 +519,37 @@ def test_assign_offers_flags_customers_of_an_open_earlier_campaign() -> None:
     assert not result.columns["contact_status"].iloc[:2].isin(["cooldown", "suppressed"]).any()
 
 
+def test_exploration_gives_random_eligible_offers_within_the_budget() -> None:
+    customers = _everyone_eligible(6000, seed=11)
+    catalog = SIMPLE | {"letter": {"cost": 0.5, "save_rate": 0.0}}  # never worth it to the plan
+    config = _config(catalog, control_fraction=0.1, explore_fraction=0.2)
+    result = assign_offers(customers, config, seed=0, as_of=pd.Timestamp("2024-06-01"))
+    cols = result.columns
+    explored = cols["explored"].to_numpy()
+    assert 0.17 <= explored.mean() <= 0.23
+    assert (cols.loc[explored, "contact_status"] == "explore").all()
+    assert not cols.loc[explored, "control_group"].any()
+    # uniform among the eligible offers, the one the plan never makes included
+    shares = cols.loc[explored, "offer"].value_counts(normalize=True)
+    assert set(shares.index) == {"call", "email", "letter"}
+    assert (shares - 1 / 3).abs().max() < 0.05
+    assert not (cols.loc[~explored, "offer"] == "letter").any()
+    probability = cols["assignment_probability"].to_numpy()
+    np.testing.assert_allclose(probability[explored], 0.2 / 3)
+    control = cols["control_group"].to_numpy()
+    np.testing.assert_allclose(probability[control], 0.8 * 0.1)
+    planned = cols["offer"].notna().to_numpy() & ~explored
+    np.testing.assert_allclose(probability[planned], 0.8 * 0.9)
+    assert result.budget_used == pytest.approx(cols["offer_cost"].sum())
+    # the explorers' cost comes out of the same budget first
+    tight = assign_offers(customers, _config(catalog, budget=100.0, explore_fraction=0.2), seed=0)
+    assert tight.budget_used <= 100.0 + 1e-9
+    assert tight.columns["explored"].any()
+    none = assign_offers(customers, _config(SIMPLE), seed=0)
+    assert not none.columns["explored"].any()
+    assert (none.columns["assignment_probability"] == 1.0).all()
+
+
 def test_assign_offers_control_group_share_holds_under_tight_budget() -> None:
     customers = _everyone_eligible(5000, seed=6)
     catalog = {"email": {"cost": 1.0, "save_rate": 0.5}}

@@ -29,7 +29,6 @@ each month. Customers still inside an earlier campaign's outcome window are flag
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from churn import planner
+from churn import exploration, planner
 from churn.config import build, check_keys
 from churn.errors import ConfigError
 
@@ -50,7 +49,7 @@ STRATEGIES = ("net_benefit", "highest_risk", "random")
 SAVE_RATES = ("configured", "measured")
 MIN_TENURE_DAYS = 30.0
 # What happened to each customer's contact, in the at-risk list's ``contact_status`` column.
-CONTACT = ("offer", "control", "suppressed", "cooldown", "budget", "no_offer")
+CONTACT = ("offer", "explore", "control", "suppressed", "cooldown", "budget", "no_offer")
 
 
 @dataclass(frozen=True)
@@ -79,6 +78,7 @@ class OfferConfig:
     control_fraction: float = 0.05
     cooldown_days: int = 30
     suppression_file: str | None = None
+    explore_fraction: float = 0.0  # random offers to this share of eligible (churn.exploration)
     save_rates: str = "configured"  # configured | measured (churn.save_rates)
     prior_strength: float = 50.0  # the configured rate's weight, in would-be churners
     outcomes_dir: str | None = None  # where measured campaigns are (pipelines.outcomes)
@@ -105,10 +105,11 @@ class OfferConfig:
             raise ConfigError(f"offers.budget: expected a finite amount >= 0; got {self.budget}")
         if not 0 <= self.margin <= 1:
             raise ConfigError(f"offers.margin: expected a share in [0, 1]; got {self.margin}")
-        if not 0 <= self.control_fraction < 1:
-            raise ConfigError(
-                f"offers.control_fraction: expected a share in [0, 1); got {self.control_fraction}"
-            )
+        for name in ("control_fraction", "explore_fraction", "planner_gap"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ConfigError(
+                    f"offers.{name}: expected a share in [0, 1); got {getattr(self, name)}"
+                )
         if self.save_rates not in SAVE_RATES:
             raise ConfigError(
                 f"offers.save_rates: expected one of {list(SAVE_RATES)}; got {self.save_rates!r}"
@@ -125,10 +126,6 @@ class OfferConfig:
         if self.planner not in planner.PLANNERS:
             raise ConfigError(
                 f"offers.planner: expected one of {list(planner.PLANNERS)}; got {self.planner!r}"
-            )
-        if not 0 <= self.planner_gap < 1:
-            raise ConfigError(
-                f"offers.planner_gap: expected a share in [0, 1); got {self.planner_gap}"
             )
         if not self.planner_time_limit_seconds > 0:
             raise ConfigError(
@@ -192,20 +189,6 @@ def customer_value(
     tenure = tenure_days.astype("float64").clip(lower=MIN_TENURE_DAYS)
     rate = monetary_sum.astype("float64").fillna(0.0).clip(lower=0.0) / tenure
     return margin * horizon_days * rate
-
-
-def _stable_share(customer_ids: pd.Series, *, seed: int, salt: str = "") -> np.ndarray:
-    """A uniform number in [0, 1) per customer id, the same in every run with the same seed.
-
-    ``salt`` (e.g. the as-of date) gives an independent draw per campaign.
-    """
-    key = f"{seed}:{salt}:" if salt else f"{seed}:"
-    salt_bytes = key.encode()
-    out = np.empty(len(customer_ids))
-    for i, cid in enumerate(customer_ids.astype(str)):
-        digest = hashlib.blake2b(salt_bytes + cid.encode(), digest_size=8).digest()
-        out[i] = int.from_bytes(digest, "big") / 2**64
-    return out
 
 
 @dataclass
@@ -282,9 +265,23 @@ def assign_offers(
     ids = customers["customer_id"].astype(str)
     blocked = ids.isin(set(suppressed)).to_numpy() | ids.isin(set(cooled)).to_numpy()
 
+    salt = "" if as_of is None else str(pd.Timestamp(as_of).date())
+    allowed = np.column_stack(
+        [eligibility(customers, o) & ~blocked for o in config.catalog] or [np.zeros(n, bool)]
+    )
+    costs = np.array([o.cost for o in config.catalog] + [np.nan])
+    explored = exploration.explore(
+        ids,
+        allowed,
+        costs[:-1],
+        fraction=config.explore_fraction,
+        budget=config.budget,
+        seed=seed,
+        salt=salt,
+    )
     pairs = []
     for k, offer in enumerate(config.catalog):
-        ok = eligibility(customers, offer) & ~blocked
+        ok = allowed[:, k] & ~explored.explored
         benefit = p * value * offer.save_rate - offer.cost
         # the plan only makes offers worth their cost; the reference strategies ignore worth
         rows = np.flatnonzero(ok & (benefit > 0) if strategy == "net_benefit" else ok)
@@ -302,19 +299,19 @@ def assign_offers(
     candidates = pd.concat(pairs, ignore_index=True)
     candidates = _order(candidates, strategy, seed=seed, n=n)
 
-    salt = "" if as_of is None else str(pd.Timestamp(as_of).date())
-    share = _stable_share(ids, seed=seed, salt=salt)
+    share = exploration.stable_share(ids, seed=seed, salt=salt)
     fractions = [
         config.control_fraction if o.control_fraction is None else o.control_fraction
         for o in config.catalog
     ]
     capacities = [o.capacity for o in config.catalog]
-    plan = planner.greedy_plan(candidates, n, budget=config.budget, capacities=capacities)
+    budget = config.budget - explored.cost
+    plan = planner.greedy_plan(candidates, n, budget=budget, capacities=capacities)
     if strategy == "net_benefit" and config.planner == "exact":
         plan = planner.exact_plan(
             candidates,
             n,
-            budget=config.budget,
+            budget=budget,
             capacities=capacities,
             time_limit=config.planner_time_limit_seconds,
             gap=config.planner_gap,
@@ -324,9 +321,17 @@ def assign_offers(
     # A control customer is one the plan would contact: held back, the offer's budget and
     # capacity are set aside but not spent, so the group stays a fixed share of the plan.
     in_control = (chosen >= 0) & (share < np.append(fractions, 0.0)[chosen])
+    probability = exploration.assignment_probability(
+        allowed,
+        explored.offer,
+        chosen,
+        in_control,
+        np.asarray(fractions, dtype=float),
+        fraction=config.explore_fraction,
+    )
+    chosen = np.where(explored.explored, explored.offer, chosen)
     offered = (chosen >= 0) & ~in_control
     names = np.array([o.name for o in config.catalog] + [None], dtype=object)
-    costs = np.array([o.cost for o in config.catalog] + [np.nan])
     rates = np.array([o.save_rate for o in config.catalog] + [np.nan])
     pick = np.where(chosen >= 0, chosen, len(config.catalog))
     benefit = p * value * rates[pick] - costs[pick]
@@ -335,10 +340,11 @@ def assign_offers(
             ids.isin(set(suppressed)).to_numpy(),
             ids.isin(set(cooled)).to_numpy(),
             in_control,
+            explored.explored,
             offered,
             over_budget,
         ],
-        ["suppressed", "cooldown", "control", "offer", "budget"],
+        ["suppressed", "cooldown", "control", "explore", "offer", "budget"],
         default="no_offer",
     )
     columns = pd.DataFrame(
@@ -351,6 +357,8 @@ def assign_offers(
                 in_control
             ),
             "contact_status": pd.Series(contact, index=customers.index, dtype="string"),
+            "explored": explored.explored,
+            "assignment_probability": probability,
             "earlier_campaign": pd.Series(
                 ids.map(dict(earlier or {})).to_numpy(), index=customers.index, dtype="string"
             ),

@@ -152,7 +152,16 @@ def test_analysed_attribute_keeps_earlier_campaign_customers() -> None:
         "left_data_control": 1,
         "earlier_campaign": 2,
         "excluded_overlap": 0,
+        "explored": 0,
     }
+
+
+def test_analysed_leaves_explorers_out_of_both_arms() -> None:
+    frame = _frame().assign(explored=[False, True, False, False, False, False])
+    kept, counts = analysed(frame, overlap="attribute")
+    assert counts["explored"] == 1
+    assert len(kept) == 4
+    assert not kept["explored"].any()
 
 
 def test_analysed_exclude_removes_flagged_from_both_arms() -> None:

@@ -186,6 +186,7 @@ def build_manifest(
             "by_offer": offer_arms(outcome.at_risk, offer_config),
             "save_rates": dict(run.save_rates),
             "plan": dict(outcome.assignment.plan),
+            "exploration": _exploration(outcome.at_risk, offer_config),
         },
         drift={**run.drift, "thresholds": {"warn": thresholds.warn, "flag": thresholds.flag}},
         drift_by_column=tuple(
@@ -222,6 +223,16 @@ def offer_arms(at_risk: pd.DataFrame, offer_config: OfferConfig) -> dict[str, An
             else min_detectable_save_rate(churn, int(control.sum()), contacted),
         }
     return out
+
+
+def _exploration(at_risk: pd.DataFrame, offer_config: OfferConfig) -> dict[str, Any]:
+    """Customers exploration gave a random offer (offers.explore_fraction), and its cost."""
+    explored = (at_risk["contact_status"] == "explore").fillna(False).to_numpy(dtype=bool)
+    return {
+        "fraction": offer_config.explore_fraction,
+        "customers": int(explored.sum()),
+        "cost": float(at_risk.loc[explored, "offer_cost"].sum()),
+    }
 
 
 def _shown(path: str | os.PathLike[str]) -> str:

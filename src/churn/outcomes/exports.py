@@ -27,6 +27,7 @@ SCORES = "scores.parquet"
 AT_RISK = "at_risk.parquet"
 MANIFEST = "manifest.json"
 EARLIER = "earlier_campaign"
+EXPLORED = "explored"  # a random offer of offers.explore_fraction: not in the plan's two arms
 REQUIRED_COLUMNS = (
     "customer_id",
     "status",
@@ -165,6 +166,8 @@ def read_scores(folder: str | os.PathLike[str]) -> tuple[pd.DataFrame, tuple[str
     out["offer_cost"] = out["offer_cost"].fillna(0.0)
     earlier = frame[EARLIER] if EARLIER in frame.columns else pd.Series(pd.NA, index=frame.index)
     out[EARLIER] = earlier.astype("string")
+    explored = frame[EXPLORED] if EXPLORED in frame.columns else pd.Series(False, frame.index)
+    out[EXPLORED] = explored.astype("boolean").fillna(False).astype(bool).to_numpy()
     return out.reset_index(drop=True), notes
 
 

@@ -244,9 +244,17 @@ def analysed(frame: pd.DataFrame, *, overlap: str) -> tuple[pd.DataFrame, dict[s
     """The rows both arms are measured on, and what was left out (counts).
 
     Customers not in the data are left out (``left_data``); with ``overlap: exclude`` so are
-    those with ``earlier_campaign`` set (``excluded_overlap``). Only contacted and control
-    customers are counted.
+    those with ``earlier_campaign`` set (``excluded_overlap``). Explorers (a random offer of
+    ``offers.explore_fraction``) are not in the plan's arms: the control group was drawn from
+    the plan's contacts, so they are left out and counted (``explored``). Only contacted and
+    control customers are counted.
     """
+    explored = (
+        frame["explored"].astype(bool)
+        if "explored" in frame.columns
+        else pd.Series(False, index=frame.index)
+    )
+    frame = frame[~explored]
     in_arms = frame["offer"].notna() | frame["control_group"]
     flagged = frame["earlier_campaign"].notna()
     left = ~frame["in_data"].astype(bool)
@@ -258,6 +266,7 @@ def analysed(frame: pd.DataFrame, *, overlap: str) -> tuple[pd.DataFrame, dict[s
         "left_data_control": int((in_arms & frame["offer"].isna() & left).sum()),
         "earlier_campaign": int((in_arms & flagged).sum()),
         "excluded_overlap": int((in_arms & dropped_overlap).sum()),
+        "explored": int(explored.sum()),
     }
     return kept, counts
 

@@ -28,6 +28,8 @@ CONTACT_COLUMNS = [
     "control_offer",
     "contact_status",
     "earlier_campaign",
+    "explored",
+    "assignment_probability",
 ]
 SCORE_COLUMNS = [
     "customer_id",

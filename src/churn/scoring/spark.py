@@ -347,7 +347,11 @@ def score_distributed(
     )
     counts = summary(_spark_tally(scored, extra), at_risk, assignment, offer_config)
     empty = pd.DataFrame(columns=SCORE_COLUMNS)
-    touched = (customers["contact_status"] != "no_offer") | customers["earlier_campaign"].notna()
+    touched = (
+        (customers["contact_status"] != "no_offer")
+        | customers["earlier_campaign"].notna()
+        | (customers["assignment_probability"] != 1.0)
+    )
     driver_rows = customers[touched.to_numpy(dtype=bool) | customers["status"].eq("no_purchase")]
     outcome = ScoringOutcome(empty, at_risk, drift, assignment, counts, value_model.to_dict())
     return outcome, scored, driver_rows
@@ -381,9 +385,7 @@ def write_scores(
     )
     buyers = driver_rows[driver_rows["status"] != "no_purchase"]
     contacts = scored.sparkSession.createDataFrame(_contact_frame(buyers), schema=_CONTACT_SCHEMA)
-    frame = frame.join(F.broadcast(contacts), on="customer_id", how="left").fillna(
-        {"offer_cost": 0.0, "control_group": False, "contact_status": "no_offer"}
-    )
+    frame = frame.join(F.broadcast(contacts), on="customer_id", how="left").fillna(_UNTOUCHED)
     target = folder / "scores"
     frame.select(*SCORE_COLUMNS).write.parquet(str(target))
     no_purchase = driver_rows[driver_rows["status"] == "no_purchase"]
@@ -395,16 +397,21 @@ def write_scores(
         pq.write_table(table, target / "part-no-purchase.parquet")
 
 
-_CONTACT_SCHEMA = (
+# the contact columns of a buyer the plan did not touch
+_UNTOUCHED = {"offer_cost": 0.0, "control_group": False, "contact_status": "no_offer"}
+_UNTOUCHED |= {"explored": False, "assignment_probability": 1.0}
+_CONTACT_SCHEMA = (  # in the order of CONTACT_COLUMNS
     "customer_id string, offer string, offer_cost double, expected_net_benefit double, "
-    "control_group boolean, "
-    "control_offer string, contact_status string, earlier_campaign string"
+    "control_group boolean, control_offer string, contact_status string, "
+    "earlier_campaign string, explored boolean, assignment_probability double"
 )
 
 
 def _contact_frame(rows: pd.DataFrame) -> pd.DataFrame:
     """The contact columns of ``rows`` as plain Python values (Spark's createDataFrame)."""
     frame = rows[["customer_id", *CONTACT_COLUMNS]].astype(object)
+    numbers = ("offer_cost", "expected_net_benefit", "assignment_probability")
+    flags = ("control_group", "explored")
     return frame.where(frame.notna(), None).astype(
-        {"offer_cost": "float64", "expected_net_benefit": "float64", "control_group": "bool"}
+        {**dict.fromkeys(numbers, "float64"), **dict.fromkeys(flags, "bool")}
     )
