@@ -12,7 +12,7 @@ import pytest
 
 from churn import outcomes
 from churn.data import Dataset
-from churn.errors import ConfigError
+from churn.errors import ConfigError, DataError
 from tests.outcomes.campaign_data import AS_OF, campaign, write_export
 
 REASONS = ("price", "service", "product_fit", "competitor", "no_longer_needed", "other")
@@ -172,3 +172,10 @@ def test_reason_family_of_the_models_phrases(phrase: object, family: str) -> Non
 def test_outcome_config_refuses_negative_grace() -> None:
     with pytest.raises(ConfigError, match=r"outcomes.survey_grace_days: expected a whole number"):
         outcomes.OutcomeConfig.from_mapping({"survey_grace_days": -1})
+
+
+def test_survey_answers_refuse_values_that_index_no_reason() -> None:
+    events = _events([("t000", "2025-01-20", "exit_survey", 6.0)])
+    with pytest.raises(DataError, match=r"exit_survey events: expected values that index"):
+        outcomes.survey_answers(events, REASONS)
+    assert outcomes.survey_answers(None, REASONS).rows.empty

@@ -23,9 +23,11 @@ from typing import Any, Final
 import pandas as pd
 import pyarrow as pa
 
+from churn.data.contract import EXIT_SURVEY_TYPE
+from churn.errors import DataError
+
 log = logging.getLogger(__name__)
 
-EXIT_SURVEY: Final = "exit_survey"  # churn.data.contract.EXIT_SURVEY_TYPE
 ARMS: Final = ("contacted", "control", "none")
 NOT_LISTED: Final = "not_listed"
 CSV_COLUMNS: Final = ("breakdown", "group", "exit_reason", "customers")
@@ -81,12 +83,23 @@ def survey_answers(events: pa.Table | None, reasons: Sequence[str]) -> Answers:
 
     The events are validated (``bad_exit_reason`` rejected every value that is no index into
     ``reasons``), so each value names a reason.
+
+    Raises:
+        DataError: a value that is no index into ``reasons`` (events not validated with them).
     """
     columns = ["customer_id", "timestamp", "exit_reason"]
     if events is None or "type" not in events.column_names:
         return Answers(pd.DataFrame(columns=columns), tuple(reasons))
     frame = events.select(["customer_id", "timestamp", "type", "value"]).to_pandas()
-    frame = frame[frame["type"] == EXIT_SURVEY]
+    frame = frame[frame["type"] == EXIT_SURVEY_TYPE]
+    value = frame["value"]
+    bad = value.isna() | (value != value.round()) | ~value.between(0, len(reasons) - 1)
+    if bad.any():
+        raise DataError(
+            f"outcomes: exit_survey events: expected values that index data.exit_reasons "
+            f"{list(reasons)} (whole numbers from 0 to {len(reasons) - 1}); got "
+            f"{int(bad.sum())} others, e.g. {value[bad].iloc[0]!r}"
+        )
     names = pd.Series(list(reasons), dtype="string")
     out = pd.DataFrame(
         {

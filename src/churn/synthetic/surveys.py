@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from churn.config import Config
+from churn.data.contract import EXIT_SURVEY_TYPE
 from churn.errors import ConfigError
 from churn.synthetic.keys import customer_key
 from churn.synthetic.state import WorldState, days_of
@@ -41,7 +42,6 @@ from churn.synthetic.tables import _timestamps
 
 log = logging.getLogger(__name__)
 
-EXIT_SURVEY = "exit_survey"  # the event type (churn.data.contract.EXIT_SURVEY_TYPE)
 DRIVERS = ("complaint", "high_spend", "young")
 _SURVEY_STREAM = 9_173  # keeps the survey stream apart from any other stream of a seed
 
@@ -163,7 +163,7 @@ def exit_surveys(
         {
             "customer_id": pa.array(ids[answers], pa.string()),
             "timestamp": _timestamps(params, t[answers]),
-            "type": pa.array([EXIT_SURVEY] * int(answers.sum()), pa.string()),
+            "type": pa.array([EXIT_SURVEY_TYPE] * int(answers.sum()), pa.string()),
             "value": pa.array(value, pa.float64()),
         }
     )
