@@ -57,10 +57,11 @@ def run(cfg: DictConfig) -> OutcomesResult:
     )
     due = outcomes.due_exports(export_dir, observed.end, as_of=as_of)
     save_rates = {offer.name: offer.save_rate for offer in offers.catalog}
+    answers = outcomes.survey_answers(dataset.events, [str(r) for r in cfg.data.exit_reasons])
     result = OutcomesResult([], [])
     for past in due:
         measured = outcomes.measure_campaign(
-            past, observed, settings, margin=offers.margin, save_rates=save_rates
+            past, observed, settings, margin=offers.margin, save_rates=save_rates, answers=answers
         )
         folder = outcomes.write_outcomes(
             outcomes.outcome_folder(settings.dir, past.as_of), measured

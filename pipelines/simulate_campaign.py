@@ -28,12 +28,14 @@ def run(cfg: DictConfig) -> CampaignResult:
         CampaignConfig.from_mapping(container(cfg.campaign)),
         days=cfg.days,
         seed=int(cfg.seed),
+        exit_reasons=[str(r) for r in cfg.data.exit_reasons],
     )
     log.info(
-        "data end %s; applied %s; %d customers' paths changed",
+        "data end %s; applied %s; %d customers' paths changed; %d exit surveys",
         result.data_end.date(),
         list(result.applied) or "no export",
         result.changed_customers,
+        result.exit_surveys,
     )
     return result
 

@@ -77,3 +77,53 @@ def test_campaigns_section_shows_results_offers_and_the_quality_trend() -> None:
     assert "0.910" in page
     assert "class='flag'>below" in page
     assert campaigns_section(SimpleNamespace(campaigns=[])) == ""  # type: ignore[arg-type]
+
+
+def _exit_reasons() -> dict[str, Any]:
+    return {
+        "reasons": ["price", "service", "other"],
+        "window": {"start": "2026-01-31", "end": "2026-05-31"},
+        "grace_days": 30,
+        "complete": False,
+        "answered": 9,
+        "by_tier": [
+            {
+                "risk_tier": "high",
+                "answered": 7,
+                "price": 1,
+                "service": 5,
+                "other": 1,
+                "model_reasons": {"complaints": 4, "inactivity": 2, "not_listed": 1},
+            },
+            {
+                "risk_tier": "low",
+                "answered": 2,
+                "price": 2,
+                "service": 0,
+                "other": 0,
+                "model_reasons": {"not_listed": 2},
+            },
+        ],
+        "by_arm": [],
+        "by_model_reason": [],
+    }
+
+
+def test_campaigns_section_shows_the_exit_reasons_of_the_latest_campaign() -> None:
+    older = _outcomes("2026-01-01", 0.9, [])
+    older["exit_reasons"] = {**_exit_reasons(), "answered": 1234}
+    latest = _outcomes("2026-01-31", 0.9, [])
+    latest["exit_reasons"] = _exit_reasons()
+    page = campaigns_section(SimpleNamespace(campaigns=[older, latest]))  # type: ignore[arg-type]
+    assert "Why they left, campaign of 2026-01-31" in page
+    assert "9 customers of the export answered an exit survey" in page
+    assert "1234" not in page  # only the latest campaign's reasons
+    assert "answers may still arrive" in page
+    assert '<th class="">service</th>' in page
+    assert "complaints 4, inactivity 2, not listed 1" in page
+    assert ">not listed 2<" in page
+
+
+def test_campaigns_section_without_exit_reasons_has_no_reasons_part() -> None:
+    data = SimpleNamespace(campaigns=[_outcomes("2026-01-31", 0.9, [])])
+    assert "Why they left" not in campaigns_section(data)  # type: ignore[arg-type]

@@ -69,6 +69,10 @@ def test_run_applies_an_export_and_moves_the_world(world_dir: Path, tmp_path: Pa
     again = simulate_campaign.run(_cfg(data, tmp_path / "exports", "days=15"))
     assert again.applied == ()
     assert str(again.data_end.date()) == "2026-01-31"
+    events = pd.read_parquet(data / "events.parquet")
+    surveys = events[events["type"] == "exit_survey"]
+    assert len(surveys) == result.exit_surveys + again.exit_surveys > 0
+    assert surveys["timestamp"].min() >= pd.Timestamp("2026-01-01")
 
 
 def test_run_refuses_a_folder_that_was_not_generated(tmp_path: Path) -> None:

@@ -652,3 +652,52 @@ def test_rejected_rows_name_the_customers_validation_names(
     kept = set(ds.transactions.column("customer_id").to_pylist())
     got = set(rejected_ids(ds.rejects, "customer_id", id_normalization=id_normalization))
     assert got == kept
+
+
+# --- exit surveys ------------------------------------------------------------------------------
+
+
+def test_load_rejects_exit_surveys_without_a_reason_index(tmp_path: Path) -> None:
+    tx = write_csv(transactions_frame(), tmp_path / "tx.csv")
+    values = ["0", "5", "5.0", "6", "-1", "2.5", "", "NaN", "9"]
+    types = ["exit_survey"] * 8 + ["nps"]
+    events = _nps_events(tmp_path, values, types)
+
+    ds = data.load(config("csv", tx, events=str(events)), now=NOW)
+
+    assert ds.events is not None
+    assert ds.events.column("value").to_pylist() == [0.0, 5.0, 5.0, 9.0]
+    assert rejects_of(ds) == [(i, "bad_exit_reason") for i in (3, 4, 5, 6, 7)]
+    expected = "(a whole number from 0 to 5, the index into data.exit_reasons ['price', "
+    assert ds.rejects.loc[0, "reason"].startswith(f"value '6' is not an exit reason {expected}")
+    assert ds.rejects.loc[3, "reason"].startswith("value is missing: expected an exit reason")
+    assert ds.reports["events"].rejected_by_rule == {"bad_exit_reason": 5}
+
+
+def test_load_exit_reasons_are_configurable(tmp_path: Path) -> None:
+    tx = write_csv(transactions_frame(), tmp_path / "tx.csv")
+    events = _nps_events(tmp_path, ["0", "1", "2"], ["exit_survey"] * 3)
+
+    ds = data.load(config("csv", tx, events=str(events), exit_reasons=["price", "other"]), now=NOW)
+
+    assert rejects_of(ds) == [(2, "bad_exit_reason")]
+
+
+def test_load_exit_surveys_without_value_column_are_rejected(tmp_path: Path) -> None:
+    tx = write_csv(transactions_frame(), tmp_path / "tx.csv")
+    events = pd.DataFrame(
+        {"customer_id": "1", "timestamp": "2024-01-01", "type": ["exit_survey", "complaint"]}
+    )
+    path = write_csv(events, tmp_path / "events.csv")
+
+    ds = data.load(config("csv", tx, events=str(path)), now=NOW)
+
+    assert rejects_of(ds) == [(0, "bad_exit_reason")]
+    assert ds.rejects.loc[0, "reason"] == "type 'exit_survey' has no value column to answer with"
+
+
+@pytest.mark.parametrize("value", [[], "price", ["price", "price"], ["price", ""], [1, 2], None])
+def test_load_refuses_bad_exit_reasons(tmp_path: Path, value: object) -> None:
+    tx = write_csv(transactions_frame(), tmp_path / "tx.csv")
+    with pytest.raises(ConfigError, match=r"data.exit_reasons: expected a non-empty list"):
+        data.load(config("csv", tx, exit_reasons=value), now=NOW)

@@ -222,3 +222,25 @@ def test_purchase_rule_default_reproduces_todays_features(
     assert row["monetary_sum"] == 0.0
     assert pd.isna(row["refund_share"])
     assert free.num_rows > default.num_rows
+
+
+def test_build_features_ignore_exit_surveys(
+    small: synthetic.DemoData, con: ibis.BaseBackend
+) -> None:
+    """Exit surveys come after leaving: an exit_survey event before a cutoff changes nothing."""
+    config = features.FeatureConfig()
+    cutoffs = cutoffs_of(small)[:2]
+    tx = con.create_table("tx_exit", small.transactions, overwrite=True)
+    some = small.events.slice(0, 500).to_pandas()
+    surveys = some.assign(type="exit_survey", value=1.0)
+    with_surveys = pa.concat_tables(
+        [small.events, pa.Table.from_pandas(surveys, schema=small.events.schema)]
+    )
+    plain = con.create_table("ev_plain", small.events, overwrite=True)
+    mixed = con.create_table("ev_exit", with_surveys, overwrite=True)
+    kwargs = {"horizon_days": HORIZON, "active_within_days": 365}
+    got = features.build_features(tx, cutoffs, config, events=mixed, **kwargs)
+    expected = features.build_features(tx, cutoffs, config, events=plain, **kwargs)
+    assert got.sort_by([("customer_id", "ascending"), ("cutoff", "ascending")]).equals(
+        expected.sort_by([("customer_id", "ascending"), ("cutoff", "ascending")])
+    )

@@ -147,3 +147,28 @@ def test_outcomes_cli_not_due_exits_with_the_date(tmp_path: Path) -> None:
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("InsufficientHistoryError: outcomes: export 2025-01-01 cannot be")
     assert "can be measured from 2025-04-01" in last
+
+
+def test_outcomes_counts_exit_reasons_and_rerun_is_identical(tmp_path: Path) -> None:
+    work = _world(tmp_path)
+    events = pd.DataFrame(
+        {
+            "customer_id": ["t000", "c000", "n000", "t001"],
+            "timestamp": pd.to_datetime(["2025-01-20", "2025-02-01", "2025-03-01", "2025-04-05"]),
+            "type": ["exit_survey", "exit_survey", "exit_survey", "complaint"],
+            "value": [1.0, 3.0, 9.0, None],  # 9 is no index into data.exit_reasons: rejected
+        }
+    )
+    events.to_parquet(work / "events.parquet", index=False)
+    cfg = _cfg(work, f"data.events={work}/events.parquet", "data.max_reject_fraction=1")
+    (folder,) = outcomes.run(cfg).folders  # type: ignore[arg-type]
+    summary = json.loads((folder / "outcomes.json").read_text(encoding="utf-8"))
+    exits = summary["exit_reasons"]
+    assert exits["answered"] == 2
+    arms = {r["arm"]: r for r in exits["by_arm"]}
+    assert (arms["contacted"]["service"], arms["control"]["competitor"]) == (1, 1)
+    assert arms["none"]["answered"] == 0
+    assert (folder / "exit_reasons.csv").is_file()
+    first = _digests(folder)
+    outcomes.run(cfg)  # type: ignore[arg-type]
+    assert _digests(folder) == first

@@ -28,6 +28,7 @@ class _Config:
     min_timestamp: dt.datetime
     max_abs_amount: float
     nps_range: tuple[int, int]
+    exit_reasons: tuple[str, ...]  # an exit_survey event's value is an index into these
     id_normalization: str
     max_reject_fraction: float
     columns: dict[str, dict[str, str]]  # table -> output name -> source column; absent: unmapped
@@ -91,6 +92,7 @@ def _parse_config(source: Mapping[str, Any]) -> _Config:
         min_timestamp=min_timestamp,
         max_abs_amount=_config_max_abs_amount(source),
         nps_range=_config_nps_range(source),
+        exit_reasons=_config_exit_reasons(source),
         id_normalization=_config_id_normalization(source),
         max_reject_fraction=float(fraction),
         columns=_config_columns(source.get("columns")),
@@ -160,6 +162,19 @@ def _config_nps_range(source: Mapping[str, Any]) -> tuple[int, int]:
     if not low <= value[0] <= value[1] <= high:
         raise ConfigError(expected)
     return int(value[0]), int(value[1])
+
+
+def _config_exit_reasons(source: Mapping[str, Any]) -> tuple[str, ...]:
+    value = source.get("exit_reasons")
+    expected = (
+        "data.exit_reasons: expected a non-empty list of distinct reason names (an exit_survey "
+        f"event's value is the 0-based index into it), e.g. [price, service, other]; got {value!r}"
+    )
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence) or not value:
+        raise ConfigError(expected)
+    if not all(isinstance(v, str) and v.strip() for v in value) or len(set(value)) != len(value):
+        raise ConfigError(expected)
+    return tuple(str(v) for v in value)
 
 
 def _config_id_normalization(source: Mapping[str, Any]) -> str:

@@ -19,6 +19,8 @@ Rule codes:
 ``bad_value``             event value present but not a finite number
 ``bad_nps_value``         an ``nps`` event whose value is missing or not a whole number in
                           ``nps_range``
+``bad_exit_reason``       an ``exit_survey`` event whose value is missing or not a whole-number
+                          index into ``exit_reasons`` (0 for the first reason)
 ========================  ==============================================================
 
 Ids (``customer_id`` and ``transaction_id`` of every table) are text. Text ids always lose
@@ -61,10 +63,14 @@ RULES: Final = (
     "null_type",
     "bad_value",
     "bad_nps_value",
+    "bad_exit_reason",
 )
 ID_NORMALIZATIONS: Final = ("none", "strip_numeric_suffix")
 NPS_TYPE: Final = "nps"  # the event type whose value is an NPS answer (as the features read it)
 NPS_SCALE: Final = (0, 10)  # the answers the features and the report understand
+# The event type of a departing customer's answer to "why did you leave": its value is the 0-based
+# index of the reason in ``data.exit_reasons``. Answered after leaving, so no feature reads it.
+EXIT_SURVEY_TYPE: Final = "exit_survey"
 REJECT_COLUMNS: Final = ("table", "source", "source_row", "rule", "reason")
 
 _WARN_EXAMPLES: Final = 5

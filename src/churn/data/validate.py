@@ -36,6 +36,7 @@ from churn.data.contract import (
     _ORD,
     _RULE,
     _WARN_EXAMPLES,
+    EXIT_SURVEY_TYPE,
     NPS_TYPE,
     REJECT_COLUMNS,
     RULES,
@@ -90,7 +91,8 @@ def _load_table(
         raise DataError(f"{src.label}: expected at least one transaction row; got none")
     columns = _map_columns(cfg, src)
     passthrough = _passthrough(cfg, src, columns)
-    checks = [c for col in columns for c in _checks(col, cfg, limit)] + _nps_checks(columns, cfg)
+    checks = [c for col in columns for c in _checks(col, cfg, limit)]
+    checks += _nps_checks(columns, cfg) + _exit_checks(columns, cfg)
     chk = _classify(con, src, cfg, columns, passthrough, checks)
     key = _DEDUPE_KEY.get(table)
     if not any(col.field.name == key for col in columns):
@@ -238,6 +240,31 @@ def _nps_checks(columns: list[_Column], cfg: _Config) -> list[_Check]:
     return [_Check("bad_nps_value", f"{is_nps} AND NOT ({answer})", problem, by_name["value"])]
 
 
+def _exit_checks(columns: list[_Column], cfg: _Config) -> list[_Check]:
+    """An ``exit_survey`` event's value must be a whole-number index into ``exit_reasons``."""
+    by_name = {col.field.name: col for col in columns}
+    if "type" not in by_name:
+        return []
+    is_exit = f"{_ident(_INTERNAL + 'p_type')} = {_lit(EXIT_SURVEY_TYPE)}"
+    if "value" not in by_name:  # no value column: no exit survey can name its reason
+        return [
+            _Check(
+                "bad_exit_reason", is_exit, " has no value column to answer with", by_name["type"]
+            )
+        ]
+    value = _ident(_INTERNAL + "p_value")
+    last = len(cfg.exit_reasons) - 1
+    index = (
+        f"{value} IS NOT NULL AND NOT isnan({value}) AND {value} = trunc({value}) "
+        f"AND {value} BETWEEN 0 AND {last}"
+    )
+    problem = (
+        f" is not an exit reason (a whole number from 0 to {last}, the index into "
+        f"data.exit_reasons {list(cfg.exit_reasons)})"
+    )
+    return [_Check("bad_exit_reason", f"{is_exit} AND NOT ({index})", problem, by_name["value"])]
+
+
 def _mark_duplicates(
     con: duckdb.DuckDBPyConnection, chk: str, key: str, compared: list[tuple[str, str]]
 ) -> None:
@@ -296,7 +323,7 @@ def _rejects(
             )
             if check.rule == "duplicate_id_conflict":
                 reason += f" || '; they differ in ' || c.{_DIFF}"
-        elif check.rule == "bad_nps_value":  # a missing answer is the problem itself
+        elif check.rule in ("bad_nps_value", "bad_exit_reason"):  # a missing answer is the problem
             missing = f" is missing: expected{check.problem.removeprefix(' is not')}"
             reason = (
                 f"CASE WHEN {text} IS NULL THEN {label} || {_lit(missing)} "

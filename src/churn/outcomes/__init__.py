@@ -6,11 +6,19 @@ window (churned = no purchase in it, by the label code) and measure, per offer a
 and risk tier, the contacted arm against the control group of the same offer (intention to
 treat: :mod:`~churn.outcomes.measure`), the plan's realised value against the value it
 expected, and the model's realised quality on the customers nobody contacted
-(:mod:`~churn.outcomes.performance`); :func:`write_outcomes` writes
+(:mod:`~churn.outcomes.performance`), and the exit reasons the customers gave
+(:mod:`~churn.outcomes.exits`); :func:`write_outcomes` writes
 ``<outcomes.dir>/<as_of>/`` atomically. See docs/outcomes.md.
 """
 
 from churn.outcomes.campaign import OUTCOMES_SCHEMA_VERSION, CampaignOutcome, measure_campaign
+from churn.outcomes.exits import (
+    Answers,
+    ExitReasons,
+    exit_reasons,
+    reason_family,
+    survey_answers,
+)
 from churn.outcomes.exports import (
     EARLIER,
     PastExport,
@@ -20,10 +28,12 @@ from churn.outcomes.exports import (
     read_export,
     read_manifest,
     read_scores,
+    read_top_reasons,
 )
 from churn.outcomes.files import (
     BY_OFFER,
     BY_OFFER_TIER,
+    EXIT_REASONS,
     PERFORMANCE_BY_TIER,
     SUMMARY,
     outcome_folder,
@@ -50,18 +60,22 @@ __all__ = [
     "CELL_COLUMNS",
     "EARLIER",
     "EXCLUDE",
+    "EXIT_REASONS",
     "OUTCOMES_SCHEMA_VERSION",
     "OVERLAP",
     "PERFORMANCE_BY_TIER",
     "SUMMARY",
     "TOTAL",
+    "Answers",
     "CampaignOutcome",
+    "ExitReasons",
     "Observed",
     "OutcomeConfig",
     "PastExport",
     "Performance",
     "analysed",
     "due_exports",
+    "exit_reasons",
     "export_folders",
     "itt_table",
     "join_outcomes",
@@ -73,9 +87,12 @@ __all__ = [
     "read_export",
     "read_manifest",
     "read_scores",
+    "read_top_reasons",
     "realised_performance",
+    "reason_family",
     "required_control",
     "risk_ratio_interval",
+    "survey_answers",
     "total_row",
     "uncontacted",
     "window_outcomes",

@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from churn.outcomes.exits import Answers
+from churn.outcomes.exits import exit_reasons as count_exit_reasons
 from churn.outcomes.exports import PastExport
 from churn.outcomes.measure import TOTAL, analysed, itt_table, total_row
 from churn.outcomes.performance import Performance, realised_performance
@@ -38,6 +40,7 @@ class CampaignOutcome:
             (:data:`churn.outcomes.measure.CELL_COLUMNS`).
         by_offer_tier: one row per offer and risk tier.
         performance: the model's realised quality.
+        exit_reasons: the exit reasons given, long (``exit_reasons.csv``); None without answers.
     """
 
     as_of: pd.Timestamp
@@ -45,6 +48,7 @@ class CampaignOutcome:
     by_offer: pd.DataFrame = field(repr=False)
     by_offer_tier: pd.DataFrame = field(repr=False)
     performance: Performance = field(repr=False)
+    exit_reasons: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def warnings(self) -> list[str]:
@@ -80,6 +84,7 @@ def measure_campaign(
     *,
     margin: float,
     save_rates: Mapping[str, float],
+    answers: Answers | None = None,
 ) -> CampaignOutcome:
     """Measure one due export against the data.
 
@@ -89,6 +94,8 @@ def measure_campaign(
         settings: the validated ``outcomes`` settings.
         margin: ``offers.margin``: the share of realised spend that is margin.
         save_rates: each offer's configured save rate (``offers.catalog``).
+        answers: the data's exit survey answers (:func:`churn.outcomes.exits.survey_answers`);
+            with answers from the export's customers the summary gains ``exit_reasons``.
     """
     window = window_outcomes(observed, past.as_of, past.horizon_days)
     joined = join_outcomes(past.scores, window, observed.known, margin=margin)
@@ -137,6 +144,19 @@ def measure_campaign(
         "performance": performance.to_dict(),
         "warnings": warnings,
     }
+    exits = None
+    if answers is not None and len(answers.rows):
+        exits = count_exit_reasons(
+            joined,
+            answers,
+            start=past.as_of,
+            end=past.window_end,
+            grace_days=settings.survey_grace_days,
+            data_end=observed.end,
+            top_reasons=past.top_reasons,
+        )
+    if exits is not None:
+        summary["exit_reasons"] = exits.summary
     log.info(
         "outcomes %s: %d contacted, %d control, save rate %s, %d warnings",
         past.as_of.date(),
@@ -145,7 +165,14 @@ def measure_campaign(
         _format(total["save_rate"]),
         len(warnings),
     )
-    return CampaignOutcome(past.as_of, summary, by_offer, by_offer_tier, performance)
+    return CampaignOutcome(
+        past.as_of,
+        summary,
+        by_offer,
+        by_offer_tier,
+        performance,
+        None if exits is None else exits.table,
+    )
 
 
 def _plan(by_offer: pd.DataFrame) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from churn.errors import ConfigError, DataError, InsufficientHistoryError
 
@@ -62,6 +63,8 @@ class PastExport:
         scores: ``scores.parquet`` with :data:`REQUIRED_COLUMNS` and ``earlier_campaign`` (all
             null when the export has no such column).
         notes: how the scores were completed (offer columns from ``at_risk.parquet``).
+        top_reasons: the model's top reason (``reason_1`` of ``at_risk.parquet``) by customer
+            id, for the customers on the at-risk list; empty without that column.
     """
 
     as_of: pd.Timestamp
@@ -71,6 +74,7 @@ class PastExport:
     test_metrics: Mapping[str, float | None] = field(default_factory=dict)
     scores: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     notes: tuple[str, ...] = ()
+    top_reasons: pd.Series = field(default_factory=lambda: pd.Series(dtype="string"), repr=False)
 
     @property
     def window_end(self) -> pd.Timestamp:
@@ -213,7 +217,31 @@ def read_export(folder: str | os.PathLike[str]) -> PastExport:
         test_metrics=manifest["test_metrics"],
         scores=scores,
         notes=notes,
+        top_reasons=read_top_reasons(folder),
     )
+
+
+def read_top_reasons(folder: str | os.PathLike[str]) -> pd.Series:
+    """``reason_1`` of the export's ``at_risk.parquet`` indexed by customer id (strings).
+
+    Empty when the file or the column is absent (an export without reasons).
+
+    Raises:
+        DataError: the file cannot be read.
+    """
+    source = Path(folder) / AT_RISK
+    empty = pd.Series(dtype="string", index=pd.Index([], dtype="string", name="customer_id"))
+    if not source.is_file():
+        return empty
+    try:
+        if not {"customer_id", "reason_1"} <= set(pq.read_schema(source).names):
+            return empty
+        frame = pd.read_parquet(source, columns=["customer_id", "reason_1"])
+    except (OSError, ValueError) as err:
+        raise DataError(f"outcomes: {source}: cannot be read: {err}") from err
+    reasons = frame["reason_1"].astype("string")
+    reasons.index = pd.Index(frame["customer_id"].astype("string"), name="customer_id")
+    return reasons[reasons.notna()]
 
 
 def due_exports(

@@ -1,11 +1,12 @@
 """The results of a campaign measurement: ``<outcomes.dir>/<as_of>/``.
 
 ``outcomes.json`` (canonical JSON: sorted keys, fixed separators), and for people
-``by_offer.csv``, ``by_offer_tier.csv`` and ``performance_by_tier.csv``
-(:func:`churn.spreadsheet.write_csv`). The folder is written into a temporary sibling renamed
-into place (all files appear together or not at all), owner-only (customer-level outcomes may
-be sensitive), and holds no timestamp, so measuring the same export on the same data again
-gives byte-identical files. The export folder measured is never written.
+``by_offer.csv``, ``by_offer_tier.csv``, ``performance_by_tier.csv`` and, when customers of the
+export answered exit surveys, ``exit_reasons.csv`` (:func:`churn.spreadsheet.write_csv`). The
+folder is written into a temporary sibling renamed into place (all files appear together or not
+at all), owner-only (customer-level outcomes may be sensitive), and holds no timestamp, so
+measuring the same export on the same data again gives byte-identical files. The export folder
+measured is never written.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ SUMMARY = "outcomes.json"
 BY_OFFER = "by_offer.csv"
 BY_OFFER_TIER = "by_offer_tier.csv"
 PERFORMANCE_BY_TIER = "performance_by_tier.csv"
+EXIT_REASONS = "exit_reasons.csv"
 JSON_DECIMALS = 10
 DECIMALS = 6  # rates and money in the CSV files: enough for reading, stable across platforms
 
@@ -47,6 +49,8 @@ def write_outcomes(folder: str | os.PathLike[str], outcome: CampaignOutcome) -> 
         write_csv(_rounded(outcome.by_offer), tmp / BY_OFFER)
         write_csv(_rounded(outcome.by_offer_tier), tmp / BY_OFFER_TIER)
         write_csv(_rounded(outcome.performance.by_tier), tmp / PERFORMANCE_BY_TIER)
+        if outcome.exit_reasons is not None:
+            write_csv(outcome.exit_reasons, tmp / EXIT_REASONS)
     log.info("outcomes of %s written to %s", outcome.as_of.date(), final)
     return final
 

@@ -38,6 +38,8 @@ class OutcomeConfig(Config):
         ece_bins: equal-width bins of the realised expected calibration error.
         confidence: level of the save-rate intervals.
         power: the power the required control size is computed for (at level 1 - confidence).
+        survey_grace_days: exit survey answers are counted in ``[as_of, as_of + H + this)``:
+            answers come some days after leaving.
     """
 
     section: ClassVar[str] = "outcomes"
@@ -50,6 +52,7 @@ class OutcomeConfig(Config):
     ece_bins: int = 10
     confidence: float = 0.95
     power: float = 0.8
+    survey_grace_days: int = 30
 
     def validate(self) -> None:
         """Raise ConfigError for values that cannot work."""
@@ -72,6 +75,11 @@ class OutcomeConfig(Config):
         if self.overlap not in OVERLAP:
             raise ConfigError(
                 f"outcomes.overlap: expected one of {list(OVERLAP)}; got {self.overlap!r}"
+            )
+        grace = self.survey_grace_days
+        if isinstance(grace, bool) or not isinstance(grace, int) or grace < 0:
+            raise ConfigError(
+                f"outcomes.survey_grace_days: expected a whole number of days >= 0; got {grace!r}"
             )
         for name in ("confidence", "power"):
             value = getattr(self, name)

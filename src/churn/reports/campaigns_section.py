@@ -3,9 +3,10 @@
 It reads ``outcomes.json`` of ``pipelines.outcomes`` (``report.outcomes``: the outcomes folder):
 per campaign, the contacted and control customers, the measured save rate with its interval and
 whether the fixed rule deems it measurable, the plan's expected and realised net benefit; for
-the latest campaign, the same per offer; and over all measured campaigns, the model's realised
-ROC-AUC, Brier and calibration error on the customers nobody contacted, against its recorded
-test metrics.
+the latest campaign, the same per offer, and the exit reasons its customers gave (when any
+answered an exit survey) by risk tier next to the model's top reasons for the same customers;
+and over all measured campaigns, the model's realised ROC-AUC, Brier and calibration error on
+the customers nobody contacted, against its recorded test metrics.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import html
 import json
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -90,6 +92,44 @@ def _measurable(row: dict[str, Any]) -> str:
     return "yes" if row.get("measurable") else (row.get("reason") or "no")
 
 
+def _model_reasons(counts: Mapping[str, Any]) -> str:
+    """``inactivity 12, complaints 3``: the model's top-reason families, most frequent first."""
+    ranked = sorted(counts.items(), key=lambda item: (-int(item[1]), str(item[0])))
+    return ", ".join(f"{name.replace('_', ' ')} {count}" for name, count in ranked) or "-"
+
+
+def exit_reasons_part(campaign: Mapping[str, Any]) -> str:
+    """The exit reasons given in one campaign, by risk tier, next to the model's top reasons."""
+    exits = campaign.get("exit_reasons")
+    if not exits:
+        return ""
+    reasons = [str(r) for r in exits["reasons"]]
+    rows = exits["by_tier"]
+    frame = pd.DataFrame(
+        {
+            "risk tier": [r["risk_tier"] for r in rows],
+            "answered": [r["answered"] for r in rows],
+            **{reason.replace("_", " "): [r.get(reason, 0) for r in rows] for reason in reasons},
+            "model's top reasons": [_model_reasons(r.get("model_reasons", {})) for r in rows],
+        }
+    )
+    kinds = {
+        "risk tier": "text",
+        "answered": "int",
+        **{reason.replace("_", " "): "int" for reason in reasons},
+        "model's top reasons": "text",
+    }
+    window = exits["window"]
+    state = "" if exits.get("complete") else " (answers may still arrive: the window is open)"
+    return (
+        f"<h3>Why they left, campaign of {html.escape(str(campaign['as_of']))}</h3>"
+        f"<p>{int(exits['answered'])} customers of the export answered an exit survey in "
+        f"[{html.escape(window['start'])}, {html.escape(window['end'])}){html.escape(state)}: "
+        "the reasons they gave by risk tier, and the model's top reason for the same customers "
+        "(its family; not listed: off the at-risk list).</p>" + table(frame, kinds)
+    )
+
+
 def campaigns_section(data: ReportData) -> str:
     """What the last campaigns achieved against their control groups; the model's realised trend."""
     campaigns = list(data.campaigns)
@@ -148,6 +188,7 @@ def campaigns_section(data: ReportData) -> str:
         + table(overview, _CAMPAIGN_KINDS)
         + f"<h3>By offer, campaign of {html.escape(str(latest['as_of']))}</h3>"
         + table(offers, _OFFER_KINDS)
+        + exit_reasons_part(latest)
         + "<h3>The model on real outcomes</h3><p>Scored customers nobody contacted (the control "
         "group and those without an offer), against the model's recorded test metrics.</p>"
         + verdict

@@ -5,7 +5,8 @@ customer (``contact_status == "offer"``) respond to the offer from the export's 
 (:mod:`~churn.synthetic.effects`), re-simulates the paths of the customers whose fade start
 moved (:mod:`~churn.synthetic.paths`), records the true uplift of every contacted and control
 customer (:mod:`~churn.synthetic.uplift`), and moves the data end forward by ``days``: the
-observed tables gain the future rows before the new end, the future files lose them.
+observed tables gain the future rows before the new end, the future files lose them, and the
+events gain the exit surveys of the customers who left (:mod:`~churn.synthetic.surveys`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import logging
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +38,7 @@ from churn.synthetic.state import (
     save_world,
     windows_of,
 )
+from churn.synthetic.surveys import exit_surveys
 from churn.synthetic.tables import _to_arrow
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,7 @@ class CampaignResult:
     data_end: pd.Timestamp
     applied: tuple[str, ...]
     changed_customers: int
+    exit_surveys: int = 0
 
 
 def simulate_campaigns(
@@ -71,6 +75,7 @@ def simulate_campaigns(
     *,
     days: int,
     seed: int = 0,
+    exit_reasons: Sequence[str] = (),
 ) -> CampaignResult:
     """Apply the pending exports of ``export_dir`` and move the world forward by ``days``.
 
@@ -80,9 +85,11 @@ def simulate_campaigns(
         config: what each offer does.
         days: days to move the data end forward (at least 1, at most the remaining future).
         seed: mixed with the world's seed into the campaigns' own random streams.
+        exit_reasons: ``data.exit_reasons``: an exit survey's value is its reason's index here
+            (needed when ``config.exit_survey.response_rate`` is above 0).
 
     Raises:
-        ConfigError: ``days`` out of range.
+        ConfigError: ``days`` out of range, or exit survey reasons not in ``exit_reasons``.
         DataError: a folder that was not generated, an export dated after the data end or before
             an applied one, an export re-scored after it was applied, or customers it names that
             are not in the world.
@@ -94,6 +101,7 @@ def simulate_campaigns(
             f"simulate_campaign.days: expected a whole number of days in [1, {remaining}] (the "
             f"future left after the data end {state.data_end.date()}); got {days!r}"
         )
+    config.exit_survey.check_reasons(exit_reasons)  # before any export is read
     exports = pending_exports(export_dir, state)
     applied_on = state.data_end
     changed = 0
@@ -113,18 +121,29 @@ def simulate_campaigns(
         )
         changed += n
     new_end = state.data_end + pd.Timedelta(days=days)
+    surveys = exit_surveys(
+        state, config.exit_survey, exit_reasons, start=state.data_end, end=new_end
+    )
+    if surveys.num_rows:  # without answers the events stay as they were, bit for bit
+        events = pa.concat_tables([state.events, surveys])
+        state = state.with_changes(events=events.take(pc.sort_indices(events["timestamp"])))
     state = state.with_changes(data_end=new_end)
     state = state.with_changes(oracles=uplift.update(state))
     save_world(state)
     log.info(
-        "world %s moved to %s: %d exports applied, %d customers changed",
+        "world %s moved to %s: %d exports applied, %d customers changed, %d exit surveys",
         state.folder,
         new_end.date(),
         len(exports),
         changed,
+        surveys.num_rows,
     )
     return CampaignResult(
-        state.folder, new_end, tuple(str(e.as_of.date()) for e in exports), changed
+        state.folder,
+        new_end,
+        tuple(str(e.as_of.date()) for e in exports),
+        changed,
+        surveys.num_rows,
     )
 
 

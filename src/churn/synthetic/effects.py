@@ -20,17 +20,18 @@ in the top ``put_off_share``.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
 import numpy as np
 
 from churn.config import Config, build, check_keys
 from churn.errors import ConfigError
+from churn.synthetic.keys import customer_key
 from churn.synthetic.simulate import _baseline_cumhazard
+from churn.synthetic.surveys import ExitSurveyConfig
 from churn.synthetic.world import WorldConfig
 
 log = logging.getLogger(__name__)
@@ -92,11 +93,16 @@ class CampaignConfig(Config):
     section: ClassVar[str] = "campaign"
 
     effects: Mapping[str, OfferEffect]
+    exit_survey: ExitSurveyConfig = field(default_factory=ExitSurveyConfig)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Self:
-        """Build from the ``campaign`` node: ``effects`` maps offer names (and ``default``)."""
-        check_keys(cls.section, values, ["effects"])
+        """Build from the ``campaign`` node: ``effects`` maps offer names (and ``default``).
+
+        ``exit_survey`` (optional): the answers of the customers who leave
+        (:class:`~churn.synthetic.surveys.ExitSurveyConfig`); without it nobody answers.
+        """
+        check_keys(cls.section, values, ["effects", "exit_survey"])
         effects = values.get("effects")
         if not isinstance(effects, Mapping) or DEFAULT not in effects:
             raise ConfigError(
@@ -114,7 +120,12 @@ class CampaignConfig(Config):
                 message = str(err).replace("campaign.effects", f"campaign.effects.{name}", 1)
                 raise ConfigError(message) from err
             built[str(name)] = effect
-        return cls(effects=built)
+        survey = values.get("exit_survey")
+        if survey is None:
+            return cls(effects=built)
+        if not isinstance(survey, Mapping):
+            raise ConfigError(f"campaign.exit_survey: expected a mapping; got {survey!r}")
+        return cls(effects=built, exit_survey=ExitSurveyConfig.from_mapping(survey))
 
     def effect(self, offer: str) -> OfferEffect:
         """The effect of ``offer``; the ``default`` one for an offer not named."""
@@ -122,12 +133,10 @@ class CampaignConfig(Config):
 
     def to_dict(self) -> dict[str, Any]:
         """The effects as a JSON-ready mapping that ``from_mapping`` accepts."""
-        return {"effects": {name: e.to_dict() for name, e in self.effects.items()}}
-
-
-def customer_key(customer_id: str) -> int:
-    """A stable 64-bit hash of a customer id (the same on every machine and Python run)."""
-    return int.from_bytes(hashlib.sha256(customer_id.encode()).digest()[:8], "little")
+        return {
+            "effects": {name: e.to_dict() for name, e in self.effects.items()},
+            "exit_survey": self.exit_survey.to_dict(),
+        }
 
 
 def persuadability(customer_ids: np.ndarray, *, seed: int) -> np.ndarray:
