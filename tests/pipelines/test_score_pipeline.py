@@ -475,3 +475,14 @@ def test_a_deployed_baseline_scores_end_to_end_with_reasons(
     assert scored_rows["reason_1"].notna().mean() > 0.9
     assert scored_rows["reason_1"].str.contains("no purchase for").any()
     assert scored_rows["reason_1"].str.contains("bought on").any()
+
+
+def test_score_reasons_for_offered_explains_only_the_customers_given_an_offer(
+    small_demo_dir: Path, trained: Path, tmp_path: Path
+) -> None:
+    result = _score(small_demo_dir, trained, tmp_path, "score.reasons_for=offered")
+    listed = pd.read_parquet(result.folder / "at_risk.parquet")
+    offered = listed["offer"].notna() & (listed["status"] == "scored")
+    assert offered.any()
+    assert listed.loc[offered, "reason_1"].notna().all()
+    assert listed.loc[~offered, "reason_1"].isna().all()  # at risk without an offer: no SHAP

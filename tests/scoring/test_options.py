@@ -44,7 +44,7 @@ def test_score_options_from_the_default_config() -> None:
 @pytest.mark.parametrize(
     ("score", "message"),
     [
-        ({"reasons_for": "some"}, r"score\.reasons_for: expected at_risk, all or none"),
+        ({"reasons_for": "some"}, r"score\.reasons_for: expected at_risk, offered, all or none"),
         ({"batch_size": 0}, r"score\.batch_size: expected >= 1; got 0"),
         ({"batch_size": "abc"}, r"score\.batch_size: expected a whole number; got 'abc'"),
         ({"distributed": True}, r"score\.distributed=true .* needs engine=spark; got duckdb"),

@@ -97,7 +97,8 @@ def score(
         earlier=earlier,
     )
     scored = (customers["status"] == "scored").to_numpy(dtype=bool)
-    explained = {"all": scored, "at_risk": scored & on_list}.get(
+    offered = customers["offer"].notna().to_numpy(dtype=bool)
+    explained = {"all": scored, "at_risk": scored & on_list, "offered": scored & offered}.get(
         settings.reasons_for, np.zeros(len(customers), dtype=bool)
     )
     _add_reasons(customers, frame, explained, model, names, batch_size=settings.batch_size)

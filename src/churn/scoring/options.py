@@ -17,7 +17,7 @@ from churn.value import ValueConfig
 
 log = logging.getLogger(__name__)
 
-REASONS_FOR = ("at_risk", "all", "none")
+REASONS_FOR = ("at_risk", "offered", "all", "none")
 TARGETS = ("files", "postgres")
 
 
@@ -108,7 +108,7 @@ class ScoreOptions:
         reasons_for = score.get("reasons_for")
         if reasons_for not in REASONS_FOR:
             raise ConfigError(
-                f"score.reasons_for: expected at_risk, all or none; got {reasons_for!r}"
+                f"score.reasons_for: expected at_risk, offered, all or none; got {reasons_for!r}"
             )
         if sorted(set(targets) - set(TARGETS)) or "files" not in targets:
             raise ConfigError(
@@ -135,6 +135,11 @@ class ScoreOptions:
         if distributed and engine_name != "spark":
             raise ConfigError(
                 f"score.distributed=true scores on Spark: it needs engine=spark; got {engine_name}"
+            )
+        if distributed and reasons_for != "at_risk":
+            raise ConfigError(
+                "score.distributed=true explains the at-risk customers on the cluster: it needs "
+                f"score.reasons_for=at_risk; got {reasons_for}"
             )
         if distributed and tier_config.method != "thresholds":
             raise ConfigError(
