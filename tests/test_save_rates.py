@@ -110,3 +110,10 @@ def test_measured_rates_need_their_folder() -> None:
         _config(save_rates="guessed")
     with pytest.raises(ConfigError, match=r"offers\.prior_strength"):
         _config(prior_strength=0)
+
+
+def test_a_campaign_where_everyone_churned_does_not_pin_the_rate() -> None:
+    # no save measured, but 20 control customers are not certainty: the prior keeps weight
+    got = pooled_save_rate(0.06, 50.0, [_arms("2024-01-01", "win_back", 270, 270, 20, 20)])
+    assert got.source == "measured"
+    assert 0.005 < got.rate < 0.06

@@ -2,13 +2,15 @@
 
 An offer's **save rate** ``s`` is the share of would-be churners it keeps: with churn ``c`` in
 the control group and ``t`` among the contacted, ``s = (c - t) / c = 1 - t / c``. Each measured
-campaign (``pipelines.outcomes``) gives an estimate ``1 - t / c`` with the variance of the log
-risk ratio (Katz: ``1/k_t - 1/n_t + 1/k_c - 1/n_c``, a half count added to empty cells), turned
-into Beta pseudo-counts of the same mean and variance (method of moments, an effective number of
-would-be churners ``n = s (1 - s) / var - 1``). The prior is ``Beta(s0 m, (1 - s0) m)`` with the
-configured rate ``s0`` and ``m = offers.prior_strength`` would-be churners; the posterior adds
-every campaign's pseudo-counts (a beta-binomial pooling), so the estimate moves from the
-configured rate towards what campaigns measured as they accumulate, and its interval narrows.
+campaign (``pipelines.outcomes``) gives an estimate ``1 - t / c`` with the variance of the risk
+ratio by the delta method on the log (Katz: ``RR^2 (1/k_t - 1/n_t + 1/k_c - 1/n_c)``, a half
+added to every cell when one is empty, so that arms where everyone churned do not count as
+certain). The prior is the configured rate ``s0`` with the variance of a Beta of
+``m = offers.prior_strength`` would-be churners, ``s0 (1 - s0) / (m + 1)``; the posterior is
+the precision-weighted mean of the prior and every campaign's estimate (the normal
+approximation of a beta-binomial pooling, negative estimates included), clipped to [0, 1], so
+the estimate moves from the configured rate towards what campaigns measured as they
+accumulate, and its interval narrows.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,14 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from scipy.stats import beta
 
 from churn.offers import OfferConfig
 
 log = logging.getLogger(__name__)
 
 OUTCOMES_FILE = "outcomes.json"
-_EDGE = 1e-3  # measured rates are kept inside (0, 1) for the pseudo-counts
+_EDGE = 1e-3  # the prior's rate is kept inside (0, 1) for its variance
 
 
 @dataclass(frozen=True)
@@ -44,21 +46,18 @@ class CampaignArms:
     control: int
     control_churned: int
 
-    def pseudo_counts(self) -> tuple[float, float] | None:
-        """Beta pseudo-counts (saved, not saved) of this campaign's estimate; None: no estimate."""
+    def estimate(self) -> tuple[float, float] | None:
+        """This campaign's save rate ``1 - RR`` and its variance; None: no estimate."""
         n_t, k_t = float(self.contacted), float(self.contacted_churned)
         n_c, k_c = float(self.control), float(self.control_churned)
         if n_t < 1 or n_c < 1 or k_c < 1:
             return None  # no control churn: the save rate is not defined
-        if k_t == 0:  # a half count in an empty cell (and in its arm's total)
-            k_t, n_t = 0.5, n_t + 0.5
-        s = 1 - (k_t / n_t) / (k_c / n_c)
+        if 0 in (k_t, n_t - k_t, k_c, n_c - k_c):  # Haldane-Anscombe: a half in every cell
+            k_t, n_t, k_c, n_c = k_t + 0.5, n_t + 1.0, k_c + 0.5, n_c + 1.0
+        ratio = (k_t / n_t) / (k_c / n_c)
         var_log = 1 / k_t - 1 / n_t + 1 / k_c - 1 / n_c
         # delta method: var(1 - RR) = RR^2 var(log RR)
-        var = max((1 - s) ** 2 * var_log, 1e-12)
-        s = min(max(s, _EDGE), 1 - _EDGE)
-        n = max(s * (1 - s) / var - 1, 0.0)
-        return s * n, (1 - s) * n
+        return 1 - ratio, max(ratio**2 * var_log, 1e-12)
 
 
 @dataclass(frozen=True)
@@ -86,22 +85,31 @@ class SaveRateEstimate:
 def pooled_save_rate(
     prior: float, strength: float, arms: Sequence[CampaignArms]
 ) -> SaveRateEstimate:
-    """The posterior mean and 95% interval of the save rate from the prior and the campaigns."""
+    """The posterior mean and 95% interval of the save rate from the prior and the campaigns.
+
+    Precision-weighted (the normal approximation of the beta-binomial): the prior is the
+    configured rate with the variance of a Beta of ``strength`` would-be churners,
+    ``s0 (1 - s0) / (strength + 1)``; each campaign adds its estimate weighted by the inverse of
+    its variance, negative estimates (an offer that did harm) included; the result is clipped
+    to [0, 1].
+    """
     s0 = min(max(prior, _EDGE), 1 - _EDGE)
-    a, b = s0 * strength, (1 - s0) * strength
+    precision = (strength + 1) / (s0 * (1 - s0))
+    total = s0 * precision
     used = []
     for arm in arms:
-        counts = arm.pseudo_counts()
-        if counts is None:
+        measured = arm.estimate()
+        if measured is None:
             continue
-        a, b = a + counts[0], b + counts[1]
+        total += measured[0] / measured[1]
+        precision += 1 / measured[1]
         used.append(arm.as_of)
     if not used:
         return SaveRateEstimate(prior, "configured", prior)
-    low, high = beta.ppf([0.025, 0.975], a, b)
-    return SaveRateEstimate(
-        a / (a + b), "measured", prior, float(low), float(high), tuple(sorted(set(used)))
-    )
+    mean, sd = total / precision, math.sqrt(1 / precision)
+    low, high = (min(max(v, 0.0), 1.0) for v in (mean - 1.96 * sd, mean + 1.96 * sd))
+    rate = min(max(mean, 0.0), 1.0)
+    return SaveRateEstimate(rate, "measured", prior, low, high, tuple(sorted(set(used))))
 
 
 def read_campaigns(

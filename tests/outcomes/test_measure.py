@@ -179,3 +179,9 @@ def test_itt_table_by_tier_and_offer() -> None:
     cells = {(r.offer, r.risk_tier): (r.contacted, r.control) for r in table.itertuples()}
     assert cells == {("a", "high"): (1, 1), ("a", "medium"): (1, 0), ("b", "high"): (1, 0)}
     assert table["measurable"].eq(False).all()
+
+
+def test_risk_ratio_interval_everyone_churned_is_not_certain() -> None:
+    # every customer of both arms churned: without the correction a zero-width interval at 1
+    low, high = risk_ratio_interval(270, 270, 20, 20)  # type: ignore[misc]
+    assert low < 1.0 < high

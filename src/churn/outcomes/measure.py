@@ -13,11 +13,12 @@ random among the planned contacts, so the two arms differ only by the contact, a
     incremental value   = (mean margin contacted - mean margin control) * n1
     ROI                 = (incremental value - cost) / cost
 
-with ``a`` churners of ``n1`` contacted, ``c`` of ``n0`` in control. When ``a`` or ``c`` is 0 the
-log is undefined: 0.5 is added to every cell of the 2x2 table (Haldane-Anscombe), for the
-interval only. A cell is *measurable* when its control arm has at least ``min_control``
-customers, a churner, and a save-rate interval no wider than ``max_interval_width``. Every cell
-also gets the control size a two-sided two-proportion test at level ``1 - confidence`` needs for
+with ``a`` churners of ``n1`` contacted, ``c`` of ``n0`` in control. When a cell of the 2x2 table
+is empty (``a`` or ``c`` is 0: the log is undefined; or everyone of an arm churned: the interval
+would have zero width) 0.5 is added to every cell (Haldane-Anscombe), for the interval only.
+A cell is *measurable* when its control arm has at least ``min_control`` customers, a
+churner, and a save-rate interval no wider than ``max_interval_width``. Every cell also gets
+the control size a two-sided two-proportion test at level ``1 - confidence`` needs for
 ``power`` to detect the offer's configured save rate at the observed control churn rate.
 """
 
@@ -67,7 +68,9 @@ def risk_ratio_interval(
 ) -> tuple[float, float] | None:
     """The Katz interval of the risk ratio ``(a / n1) / (c / n0)``; None when an arm is empty.
 
-    A zero churner count in either arm adds 0.5 to every cell of the 2x2 table first.
+    An empty cell of the 2x2 table (no churner, or no one retained, in either arm) adds 0.5 to
+    every cell first (Haldane-Anscombe): without it, arms where everyone churned give a
+    zero-width interval.
 
     Raises:
         ValueError: counts that are negative or larger than their arm.
@@ -80,7 +83,7 @@ def risk_ratio_interval(
     if n1 == 0 or n0 == 0:
         return None
     x1, m1, x0, m0 = float(a), float(n1), float(c), float(n0)
-    if a == 0 or c == 0:
+    if 0 in (a, c, n1 - a, n0 - c):
         x1, m1, x0, m0 = x1 + 0.5, m1 + 1.0, x0 + 0.5, m0 + 1.0
     log_rr = math.log((x1 / m1) / (x0 / m0))
     se = math.sqrt(1.0 / x1 - 1.0 / m1 + 1.0 / x0 - 1.0 / m0)
