@@ -28,6 +28,18 @@ class ConvergenceError(ChurnError):
     """The optimiser stopped before it converged; the message carries its own reason."""
 
 
+def check_positive(params: object, names: tuple[str, ...]) -> None:
+    """Raise ConfigError unless each named field of ``params`` is a positive finite number."""
+    for name in names:
+        value = getattr(params, name)
+        if not isinstance(value, int | float | np.floating | np.integer) or not (
+            np.isfinite(value) and value > 0
+        ):
+            raise ConfigError(
+                f"{type(params).__name__}: {name} must be a positive finite number; got {value!r}"
+            )
+
+
 @dataclass(frozen=True)
 class BGNBDParams:
     """BG/NBD parameters: ``lambda ~ Gamma(r, rate=alpha)``, ``p ~ Beta(a, b)``.
@@ -42,14 +54,7 @@ class BGNBDParams:
     b: float
 
     def __post_init__(self) -> None:
-        for name in _PARAM_NAMES:
-            value = getattr(self, name)
-            if not isinstance(value, int | float | np.floating | np.integer) or not (
-                np.isfinite(value) and value > 0
-            ):
-                raise ConfigError(
-                    f"BGNBDParams: {name} must be a positive finite number; got {value!r}"
-                )
+        check_positive(self, _PARAM_NAMES)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ import numpy.typing as npt
 from scipy import optimize, stats
 from scipy.special import digamma, gammaln
 
-from churn.btyd.fit import ConvergenceError, _problem
+from churn.btyd.fit import ConvergenceError, _problem, check_positive
 from churn.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -53,14 +53,7 @@ class GammaGammaParams:
     gamma: float
 
     def __post_init__(self) -> None:
-        for name in _PARAM_NAMES:
-            value = getattr(self, name)
-            if not isinstance(value, int | float | np.floating | np.integer) or not (
-                np.isfinite(value) and value > 0
-            ):
-                raise ConfigError(
-                    f"GammaGammaParams: {name} must be a positive finite number; got {value!r}"
-                )
+        check_positive(self, _PARAM_NAMES)
 
     @property
     def mean_spend(self) -> float:
