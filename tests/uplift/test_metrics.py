@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -119,7 +120,14 @@ def test_uplift_at_top_share_outside_unit_interval_raises() -> None:
 
 def test_uplift_summary_keys_and_values() -> None:
     summary = uplift_summary(SCORE, CHURNED, TREATED, shares=(0.5, 1.0))
-    assert list(summary) == ["qini", "auuc", "uplift_top_50", "uplift_top_100", "treated", "control"]
+    assert list(summary) == [
+        "qini",
+        "auuc",
+        "uplift_top_50",
+        "uplift_top_100",
+        "treated",
+        "control",
+    ]
     assert summary["qini"] == pytest.approx(4.5 / 36)
     assert summary["uplift_top_50"] == 1.0
     assert (summary["treated"], summary["control"]) == (3.0, 3.0)
@@ -146,9 +154,9 @@ def test_uplift_summary_default_shares() -> None:
     ],
 )
 def test_qini_curve_bad_input_raises(
-    score: list[object],
-    churned: list[object],
-    treated: list[object],
+    score: list[Any],
+    churned: list[Any],
+    treated: list[Any],
     weights: list[float] | None,
     message: str,
 ) -> None:

@@ -30,7 +30,6 @@ from churn.uplift.model import (
     feature_matrix,
     is_real,
     is_whole,
-    threads,
 )
 
 __all__ = ["LEARNERS", "UpliftModel", "UpliftParams", "fit_uplift"]
@@ -49,6 +48,9 @@ class UpliftParams:
     subsample: float = 0.8  # bagging_fraction, with bagging_freq 1
     colsample: float = 0.8  # feature_fraction
     reg_lambda: float = 1.0
+    # 1 or 2: OpenMP threads spin-wait at barriers, so a second thread pays only on large data
+    # and an idle second core; on a shared machine it slows small models down many times
+    num_threads: int = 1
 
     def __post_init__(self) -> None:
         self.validate()
@@ -63,13 +65,14 @@ class UpliftParams:
             "subsample": is_real(self.subsample) and 0 < self.subsample <= 1,
             "colsample": is_real(self.colsample) and 0 < self.colsample <= 1,
             "reg_lambda": is_real(self.reg_lambda) and self.reg_lambda >= 0,
+            "num_threads": self.num_threads in (1, 2) and is_whole(self.num_threads),
         }
         bad = {name: getattr(self, name) for name, ok in checks.items() if not ok}
         if bad:
             raise ConfigError(
                 f"UpliftParams: expected whole n_estimators >= 1, num_leaves >= 2, "
                 f"min_child_samples >= 1, learning_rate > 0, subsample and colsample in (0, 1], "
-                f"reg_lambda >= 0; got {bad}"
+                f"reg_lambda >= 0, num_threads 1 or 2; got {bad}"
             )
 
     def lightgbm(self, objective: str, seed: int) -> dict[str, Any]:
@@ -85,7 +88,7 @@ class UpliftParams:
             "feature_fraction": self.colsample,
             "lambda_l2": self.reg_lambda,
             "verbose": -1,
-            "num_threads": threads(),
+            "num_threads": self.num_threads,
             "deterministic": True,
             "force_row_wise": True,
             "seed": seed,
@@ -95,7 +98,7 @@ class UpliftParams:
 def _arms(treatment: pd.Series, features: pd.DataFrame, where: str) -> np.ndarray:
     """The offer of each row as an object array, None for the control rows."""
     _same_rows(treatment, features, where, "treatment")
-    values = pd.Series(treatment).to_numpy(dtype=object)
+    values = pd.Series(treatment).to_numpy(dtype=object, copy=True)
     missing = pd.isna(values)
     bad = {type(v).__name__ for v in values[~missing] if not isinstance(v, str)}
     if bad:
@@ -165,7 +168,8 @@ def fit_uplift(
 
     Args:
         features: numeric columns (float, int, bool; NaN allowed), one row per customer.
-        treatment: the offer of each row (a name), missing for the control rows.
+        treatment: the offer of each row (its name), missing (None, NA, NaN) for the control
+            rows. A Series here, or as ``churned`` or ``weights``, needs the features' index.
         churned: 1 where the customer churned in the outcome window, else 0.
         weights: row weights (inverse assignment probabilities); 1 for every row when None.
         learner: one of :data:`LEARNERS`.

@@ -32,21 +32,23 @@ BoosterKey = tuple[str, str | None]
 
 
 def is_whole(value: object) -> bool:
+    """True for an int that is not a bool."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
 def is_real(value: object) -> bool:
+    """True for a finite int or float that is not a bool."""
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def threads() -> int:
-    """At most two threads: uplift models are small and share the machine."""
-    return min(2, os.cpu_count() or 1)
+# One thread predicts: OpenMP threads spin-wait at every barrier, so on a machine whose cores
+# other jobs share, a second thread makes LightGBM many times slower, not faster.
+PREDICT_THREADS = 1
 
 
 @dataclass(frozen=True)
 class UpliftModel:
-    """Fitted uplift models for each offer; see :func:`fit_uplift`.
+    """Fitted uplift models for each offer; :func:`churn.uplift.learners.fit_uplift` builds it.
 
     ``boosters`` holds the LightGBM models by (role, offer), ``g`` the X-learner's blending
     weight of each offer (empty for the T-learner).
@@ -97,7 +99,9 @@ class UpliftModel:
         return self._predict(("pooled", None), np.column_stack([x, np.full(len(x), code)]))
 
     def _predict(self, key: BoosterKey, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self.boosters[key].predict(x, num_threads=threads()), dtype=np.float64)
+        return np.asarray(
+            self.boosters[key].predict(x, num_threads=PREDICT_THREADS), dtype=np.float64
+        )
 
     def to_files(self, folder: str | os.PathLike[str]) -> list[str]:
         """Write each booster as LightGBM's text model and ``uplift.json``; no pickle.
@@ -152,10 +156,24 @@ class UpliftModel:
             boosters=boosters,
             g={offer: float(g) for offer, g in meta["g"].items()},
         )
-        missing = sorted(set(_roles(model)) - set(boosters), key=str)
-        if missing:
-            raise DataError(f"{where}: {folder / METADATA} lists no booster for {missing}")
+        _check_complete(model, f"{where}: {folder / METADATA}")
         return model
+
+
+def _check_complete(model: UpliftModel, where: str) -> None:
+    """Raise unless the model has every booster (of the right width) and ``g`` it predicts with."""
+    missing = sorted(set(_roles(model)) - set(model.boosters), key=str)
+    if missing:
+        raise DataError(f"{where} lists no booster for {missing}")
+    if model.learner == "x" and set(model.offers) - set(model.g):
+        raise DataError(f"{where}: expected g for offers {list(model.offers)}; got {model.g}")
+    for (role, offer), booster in model.boosters.items():
+        width = len(model.features) + (role == "pooled")
+        if booster.num_feature() != width:
+            raise DataError(
+                f"{where}: expected the {role} booster of {offer} to read {width} features; "
+                f"it reads {booster.num_feature()}"
+            )
 
 
 def _metadata(path: Path, where: str) -> dict[str, Any]:
@@ -221,14 +239,17 @@ def feature_matrix(
     """The feature columns as a float matrix (missing values NaN), in the fitted order."""
     if not isinstance(features, pd.DataFrame):
         raise DataError(f"{where}: expected a DataFrame of features; got {type(features).__name__}")
+    if features.columns.has_duplicates:
+        twice = sorted({str(c) for c in features.columns[features.columns.duplicated()]})
+        raise DataError(f"{where}: expected unique column names; got {twice} more than once")
     if expected is None:
         names = list(features.columns)
         bad = [
             c for c in names if not isinstance(c, str) or _REFUSED.search(c) or c == OFFER_COLUMN
         ]
-        if bad or not names or len(set(names)) < len(names):
+        if bad or not names:
             raise DataError(
-                f"{where}: expected unique string feature names, without {OFFER_COLUMN!r} or any "
+                f"{where}: expected string feature names, without {OFFER_COLUMN!r} or any "
                 f'of ",:[]{{}}; got {bad or names}'
             )
     else:
