@@ -37,6 +37,10 @@ _LOG_BOUND = 25.0  # log-parameters within +-25, as in fit_bgnbd
 # |correlation| between frequency and mean spend above this: the independence assumption is
 # in doubt (Fader & Hardie report 0.11 on CDNOW and call it negligible; 0.3 is "moderate").
 INDEPENDENCE_THRESHOLD = 0.3
+# q above this: the spread of nu across customers (coefficient of variation 1/sqrt(q)) is under
+# 0.1%, i.e. q and gamma ran off together; where the optimiser stops on that ridge depends on
+# floating point, so it is refused as not identified whether or not L-BFGS-B reports success
+_RUNAWAY_Q = 1e6
 MIN_REPEAT_CUSTOMERS = 10
 
 
@@ -169,10 +173,11 @@ def fit_gamma_gamma(
     values = np.exp(result.x)
     shown = ", ".join(f"{k}={v:.6g}" for k, v in zip(_PARAM_NAMES, values, strict=True))
     flat = np.max(np.abs(np.asarray(result.jac, dtype=float))) < 1e-5
-    if not np.all(np.isfinite(result.x)) or not (result.success or (result.status == 2 and flat)):
+    converged = result.success or (result.status == 2 and flat)
+    if not np.all(np.isfinite(result.x)) or not converged or values[1] > _RUNAWAY_Q:
         raise ConvergenceError(
-            f"{where}: L-BFGS-B did not converge on {n_repeat} repeat buyers after "
-            f"{result.nit} iterations: {result.message}; last parameters {shown} (q and gamma "
+            f"{where}: L-BFGS-B found no identified optimum on {n_repeat} repeat buyers after "
+            f"{result.nit} iterations ({result.message}); last parameters {shown} (q and gamma "
             "running off together mean the spread of spend across customers is not identified: "
             "too few repeat buyers, or spends too alike)"
         )

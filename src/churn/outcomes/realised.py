@@ -38,12 +38,14 @@ class Observed:
         end: the data end ``E`` (exclusive), as training and scoring compute it.
         known: every customer id the data holds (transactions and the customers table).
         purchase_rule: which amounts are purchases (``label.purchase_rule``).
+        events: the validated events on the same engine (None without an events table).
     """
 
     transactions: ir.Table
     end: pd.Timestamp
     known: frozenset[str]
     purchase_rule: str
+    events: ir.Table | None = None
 
 
 def observe(
@@ -62,13 +64,16 @@ def observe(
         purchase_rule: ``label.purchase_rule``.
     """
     con = engine.connect(engine_config)
-    tables = engine.register(con, dataset.transactions, customers=dataset.customers)
+    tables = engine.register(
+        con, dataset.transactions, customers=dataset.customers, events=dataset.events
+    )
     end = labels.data_end(tables.transactions, end_date=end_date, purchase_rule=purchase_rule)
     known = set(dataset.transactions.column("customer_id").unique().to_pylist())
     if dataset.customers is not None and "customer_id" in dataset.customers.column_names:
         known |= set(dataset.customers.column("customer_id").unique().to_pylist())
     log.info("outcomes: data end %s, %d customers in the data", end.date(), len(known))
-    return Observed(tables.transactions, end, frozenset(str(k) for k in known), purchase_rule)
+    ids = frozenset(str(k) for k in known)
+    return Observed(tables.transactions, end, ids, purchase_rule, tables.events)
 
 
 def window_outcomes(observed: Observed, as_of: pd.Timestamp, horizon_days: int) -> pd.DataFrame:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,9 @@ from churn.scoring.tiers import TierConfig
 
 log = logging.getLogger(__name__)
 
+# the uplift objective's effect matrix from (features, customers); see churn.uplift.targeting
+Targeter = Callable[[pd.DataFrame, pd.DataFrame], Any]
+
 
 def score(
     features: pd.DataFrame,
@@ -42,6 +45,7 @@ def score(
     cooled: Collection[str] = (),
     earlier: Mapping[str, str] | None = None,
     value_config: value.ValueConfig | None = None,
+    uplift: Targeter | None = None,
 ) -> ScoringOutcome:
     """Score every buyer at the as-of date and plan the offers.
 
@@ -61,6 +65,8 @@ def score(
         earlier: customer id -> as-of date of an earlier campaign whose window is still open.
         value_config: how values are computed (:mod:`churn.value`); by default the heuristic
             with ``offer_config.margin`` over the model's horizon.
+        uplift: with ``offers.objective: uplift``, the effect matrix from the features and the
+            scored customers (:func:`churn.uplift.targeting.targeting` with its model bound).
     """
     names = check_schema(features, manifest.features)
     frame = features.reset_index(drop=True)
@@ -86,9 +92,12 @@ def score(
         tiers=tiers,
         value_model=value_model,
     )
+    aim = uplift(frame, customers) if uplift is not None else None
     customers, on_list, assignment = plan_offers(
         customers,
         settings=settings,
+        effect=None if aim is None else aim.effect,
+        objective=None if aim is None else aim.record,
         tiers=tiers,
         offer_config=offer_config,
         attributes=attributes,
@@ -120,8 +129,14 @@ def plan_offers(
     suppressed: Collection[str],
     cooled: Collection[str],
     earlier: Mapping[str, str] | None = None,
+    effect: np.ndarray | None = None,
+    objective: Mapping[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray, offers.Assignment]:
     """Join the attributes offers need, assign offers, and mark who is on the at-risk list.
+
+    ``effect`` is the predicted uplift per customer and offer (``offers.objective: uplift``);
+    ``objective`` records which objective was asked for and used (the manifest's
+    ``offers.plan.objective``).
 
     Returns the customers with the offer columns and ``model_version``, a mask of the rows on
     the list (the at-risk tiers, and everyone else an offer is planned for: onboarding,
@@ -138,7 +153,11 @@ def plan_offers(
         cooled=cooled,
         as_of=settings.as_of,
         earlier=earlier,
+        effect=effect,
     )
+    asked = offer_config.objective
+    record = {"asked": asked, "used": asked} if objective is None else dict(objective)
+    assignment.plan = {**assignment.plan, "objective": record}
     customers = customers.join(assignment.columns)
     customers["model_version"] = settings.model_version
     at_risk_tier = customers["risk_tier"].isin(tiers.at_risk).fillna(False).to_numpy(dtype=bool)

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from churn import engine, labels, monitoring
 from churn.bundle import Bundle, Manifest
 from churn.bundle.compat import check_compatibility
 from churn.data import Dataset
-from churn.errors import DriftError
+from churn.errors import ConfigError, DriftError
 from churn.export.files import open_campaigns, read_suppression, recently_offered
 from churn.features import build_features
 from churn.save_rates import planned_rates
@@ -32,6 +33,8 @@ from churn.scoring.settings import ScoreConfig, ScoringOutcome
 from churn.scoring.spark import features_on_spark, score_distributed, write_partitioned
 from churn.scoring.spark import write_scores as write_spark_scores
 from churn.timing import Stopwatch
+from churn.uplift.targeting import champion as uplift_champion
+from churn.uplift.targeting import targeting
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +102,12 @@ def score_dataset(
     warn_if_old(manifest.data_end, day, options.max_model_age_days)
     offer_config, save_rates = planned_rates(options.offers, as_of=day)
     options = replace(options, offers=offer_config)
+    if options.distributed and offer_config.objective == "uplift":
+        raise ConfigError(
+            "offers.objective=uplift is planned on one machine only for now; score with "
+            "score.distributed=false, or offers.objective=net_benefit on Spark"
+        )
+    stored, unavailable = uplift_champion(offer_config)
     horizon = manifest.horizon_days
     with stage("features"):
         if options.distributed:
@@ -160,6 +169,9 @@ def score_dataset(
                 offer_config=options.offers,
                 thresholds=options.thresholds,
                 value_config=options.value,
+                uplift=partial(
+                    targeting, config=offer_config, stored=stored, unavailable=unavailable
+                ),
                 **people.contact(),
             )
     drift = monitoring.summarise_drift(outcome.drift) if len(outcome.drift) else {}

@@ -19,7 +19,7 @@ decides (``tracking.on_error``) whether the run fails or warns.
 
 from churn.tracking.backtest import log_backtest
 from churn.tracking.config import ON_ERROR, TrackingConfig, flatten
-from churn.tracking.outcomes import log_outcomes
+from churn.tracking.outcomes import log_outcomes, log_uplift
 from churn.tracking.registry import current_champion, download_bundle, fetch_champion, set_champion
 from churn.tracking.runs import (
     CHALLENGER,
@@ -52,6 +52,7 @@ __all__ = [
     "log_report",
     "log_scoring_run",
     "log_training_run",
+    "log_uplift",
     "register_stored",
     "set_champion",
 ]
