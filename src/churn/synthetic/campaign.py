@@ -28,15 +28,14 @@ import pyarrow.parquet as pq
 
 from churn.errors import ConfigError, DataError
 from churn.synthetic import paths, uplift
-from churn.synthetic.effects import DEFAULT, CampaignConfig, Response, Windows, respond
+from churn.synthetic.contact import respond_to
+from churn.synthetic.effects import DEFAULT, CampaignConfig
 from churn.synthetic.state import (
     WorldState,
     add_windows,
     dates_of,
-    days_of,
     load_world,
     save_world,
-    windows_of,
 )
 from churn.synthetic.surveys import exit_surveys
 from churn.synthetic.tables import _to_arrow
@@ -230,25 +229,9 @@ def apply_export(
             f"world {state.folder}; expected its own customers; got {int(unknown.sum())} "
             f"others, e.g. {plan.loc[unknown, 'customer_id'].iloc[0]!r}"
         )
-    rows = truth.loc[plan["customer_id"].to_numpy()]
     ids = plan["customer_id"].to_numpy()
     a = state.day(export.as_of)
-    traits = _traits(state, rows)
-    start, end, factor = windows_of(state, ids)
-    stream = (int(export.as_of.toordinal()), seed)
-    response = respond(
-        state.params,
-        traits,
-        Windows(start, end, factor),
-        a=a,
-        offers=plan["offer"].to_numpy(),
-        customer_ids=ids,
-        config=config,
-        seed=state.seed,
-        stream=stream,
-    )
-    redo = np.flatnonzero(response.changed)
-    new = _new_paths(state, traits, response, redo, ids, a)
+    response, new, redo = respond_to(state, export.as_of, plan, config, seed=seed)
     offered = plan["arm"].to_numpy() == "offer"
     write = redo[offered[redo]]
     before = state
@@ -304,65 +287,6 @@ def _updated_truth(
         column_values[position] = dates_of(state.params, values)
         truth[column] = column_values
     return truth
-
-
-def _traits(state: WorldState, rows: pd.DataFrame) -> dict[str, np.ndarray]:
-    params = state.params
-    traits = {
-        "acquired": days_of(params, rows["acquired_at"]),
-        "never_purchased": rows["never_purchased"].to_numpy(dtype=bool),
-        "rate": rows["purchase_rate"].to_numpy(dtype=float),
-        "spend": rows["spend_median"].to_numpy(dtype=float),
-        "hazard": rows["base_hazard"].to_numpy(dtype=float),
-        "complaint_prob": rows["complaint_prob"].to_numpy(dtype=float),
-        "refund_prob": rows["refund_prob"].to_numpy(dtype=float),
-        "fade_days": rows["fade_days"].to_numpy(dtype=float),
-        "fade_start": days_of(params, rows["fade_start"]),
-        "dropout": days_of(params, rows["dropout_date"]),
-    }
-    if "shocked" in rows:
-        traits["shocked"] = rows["shocked"].to_numpy(dtype=bool)
-    return traits
-
-
-def _new_paths(
-    state: WorldState,
-    traits: dict[str, np.ndarray],
-    response: Response,
-    redo: np.ndarray,
-    ids: np.ndarray,
-    a: float,
-) -> paths.Path:
-    """The re-simulated rows from ``a`` of the customers ``redo`` (indices into ``ids``)."""
-    params = state.params
-    chosen = {name: values[redo] for name, values in traits.items()}
-    chosen["fade_start"] = response.fade_start[redo]
-    chosen["dropout"] = response.dropout[redo]
-    a_stamp = pd.Timestamp(params.start_date) + pd.Timedelta(days=a)
-    wanted = pa.array(ids[redo])
-    tx = state.transactions.filter(pc.is_in(state.transactions["customer_id"], wanted))
-    tx = tx.to_pandas()
-    tx = tx[(tx["timestamp"] < a_stamp) & (tx["amount"] > 0)]
-    position = pd.Series(np.arange(redo.size), index=pd.Index(ids[redo]))
-    codes = np.column_stack(
-        [
-            pd.Categorical(tx["category"], categories=list(params.categories)).codes,
-            pd.Categorical(tx["channel"], categories=list(params.channels)).codes,
-        ]
-    )
-    owner = position.reindex(tx["customer_id"].to_numpy()).to_numpy()
-    history = {int(i): codes[owner == i] for i in np.unique(owner)}
-    ev = state.events.filter(pc.is_in(state.events["customer_id"], wanted)).to_pandas()
-    complaints = ev[(ev["type"] == "complaint") & (ev["timestamp"] < a_stamp)]
-    first = complaints.groupby("customer_id")["timestamp"].min()
-    chosen["first_complaint"] = days_of(params, first.reindex(ids[redo]))
-    return paths.resimulate(
-        params,
-        chosen,
-        start=np.full(redo.size, a),
-        history=history,
-        rngs=[response.rngs[i] for i in redo],
-    )
 
 
 def _replace(

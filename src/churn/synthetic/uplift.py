@@ -17,7 +17,7 @@ window has been moved into the observed data (``simulated_until``); later runs c
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -28,17 +28,28 @@ from churn.synthetic.effects import Response
 from churn.synthetic.paths import Path
 from churn.synthetic.state import Oracle, WorldState
 
-if TYPE_CHECKING:
-    from churn.synthetic.campaign import Export
-
 log = logging.getLogger(__name__)
 
 RESPONSES = ("persuadable", "sure_thing", "lost_cause", "put_off", "unaffected")
+OUTCOMES = ("churned_without_offer", "churned_with_offer")
+
+
+class Dated(Protocol):
+    """What an oracle needs of its export: the date, the horizon, the manifest's digest."""
+
+    @property
+    def as_of(self) -> pd.Timestamp: ...
+
+    @property
+    def horizon_days(self) -> int: ...
+
+    @property
+    def digest(self) -> str: ...
 
 
 def build(
     before: WorldState,
-    export: Export,
+    export: Dated,
     plan: pd.DataFrame,
     response: Response,
     new: Path,
