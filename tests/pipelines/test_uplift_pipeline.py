@@ -82,7 +82,7 @@ def test_uplift_trains_evaluates_and_stores_a_version(
     assert trained.version == 1
     store = UpliftStore(campaigns / "models" / "uplift")
     (manifest,) = store.manifests()
-    assert manifest["evaluation"]["held_out"] == SECOND
+    assert manifest["evaluation"]["held_out"] == [SECOND]
     assert manifest["evaluation"]["trained_on"] == [FIRST]
     assert [c["as_of"] for c in manifest["campaigns"]] == [FIRST, SECOND]
     assert manifest["churn_model"]["horizon_days"] == 90

@@ -271,3 +271,15 @@ def test_from_files_missing_or_malformed_files_raise(model: UpliftModel, tmp_pat
     (tmp_path / "m" / "uplift.json").write_text("not json", encoding="utf-8")
     with pytest.raises(DataError, match="is not JSON"):
         UpliftModel.from_files(tmp_path / "m")
+
+
+@pytest.mark.parametrize(("rows", "fitted"), [(49, False), (50, True)])
+def test_fit_uplift_min_rows_is_the_boundary(
+    train: tuple[pd.DataFrame, pd.Series, np.ndarray], rows: int, fitted: bool
+) -> None:
+    features, treatment, churned = train
+    rare = treatment.copy()
+    rare.iloc[:rows] = "rare"
+    model = fit_uplift(features, rare, churned, learner="t", params=PARAMS, min_rows=50)
+    assert ("rare" in model.offers) is fitted
+    assert ("rare" in model.skipped) is not fitted

@@ -32,7 +32,7 @@ def model() -> UpliftModel:
 
 
 def _trained(model: UpliftModel, *, passed: bool) -> UpliftTraining:
-    gate = Evaluation("2025-02-01", ("2025-01-01",), {}, 0.1, 0.0, passed, "test gate")
+    gate = Evaluation(("2025-02-01",), ("2025-01-01",), {}, 0.1, 0.0, passed, "test gate")
     return UpliftTraining("trained", "test gate", model, gate, {"features": list(model.features)})
 
 

@@ -1,10 +1,11 @@
 """Out-of-time evaluation and the gate: is targeting by predicted effect better than by risk?
 
-The latest measured campaign is held out; the learner is fitted on the earlier ones and ranks
-the held-out campaign's randomised customers. Per offer ``k``, the evaluation population is the
-held-out customers eligible for ``k`` (by the current catalog's rules, on the export's own
-columns) who were treated with ``k`` or got nothing, each weighted by their inverse assignment
-probability. Two rankings of the same customers are compared:
+Rolling origin: every measured campaign but the first is held out in turn and ranked by the
+learner fitted on the campaigns before it; the held-out customers of all folds are pooled per
+offer. Per offer ``k``, the evaluation population is the held-out customers eligible for ``k``
+(by the current catalog's rules, on the export's own columns) who were treated with ``k`` or got
+nothing, each weighted by their inverse assignment probability. Two rankings of the same
+customers are compared:
 
 * **uplift targeting**: by the model's predicted uplift of ``k``;
 * **risk targeting**: by ``churn_probability``, what the net-benefit plan ranks by.
@@ -12,7 +13,8 @@ probability. Two rankings of the same customers are compared:
 Their Qini coefficients (customers kept per customer, above random targeting; see
 :mod:`churn.uplift.metrics`), AUUC and observed uplift in the top 10/20/30% are reported per
 offer. The gate pools the offers' Qini coefficients, weighted by their treated customers; the
-model passes when its pooled Qini exceeds risk targeting's by more than ``uplift.gate_margin``.
+model passes when its pooled Qini exceeds risk targeting's by more than ``uplift.gate_margin``
+and is above 0 (random targeting).
 Only a model that passed is served (``champion`` of the uplift store); otherwise the plan stays
 risk-based.
 """
@@ -44,8 +46,8 @@ class Evaluation:
     """What the held-out campaign says about the model, and the gate's decision.
 
     Attributes:
-        held_out: the as-of date of the evaluation campaign.
-        trained_on: the as-of dates of the campaigns the evaluated model was fitted on.
+        held_out: the as-of dates of the campaigns ranked out of time (every one but the first).
+        trained_on: the campaigns any fold was fitted on (each fold only on those before its own).
         by_offer: per evaluated offer: ``treated``, ``control`` and the summaries ``uplift`` and
             ``risk`` (:func:`churn.uplift.metrics.uplift_summary`).
         qini_uplift: the offers' Qini coefficients of uplift targeting, treated-weighted.
@@ -55,7 +57,7 @@ class Evaluation:
         not_evaluated: offers left out of the evaluation, with why.
     """
 
-    held_out: str
+    held_out: tuple[str, ...]
     trained_on: tuple[str, ...]
     by_offer: dict[str, dict[str, Any]]
     qini_uplift: float | None
@@ -81,7 +83,7 @@ class Evaluation:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready record (the manifest's ``evaluation``)."""
         return {
-            "held_out": self.held_out,
+            "held_out": list(self.held_out),
             "trained_on": list(self.trained_on),
             "by_offer": self.by_offer,
             "qini_uplift": self.qini_uplift,
@@ -135,81 +137,107 @@ def evaluate(
     *,
     seed: int,
 ) -> Evaluation:
-    """Fit on all campaigns but the latest, rank the latest, and decide the gate.
+    """Rank each campaign after the first with a model fitted on the campaigns before it.
+
+    Rolling origin: campaign ``k`` is ranked by the model fitted on campaigns ``1..k-1``, never
+    on itself or later ones; the held-out rows of every fold are pooled per offer, so the gate
+    rests on every campaign that can be held out, not on the latest alone.
 
     Raises:
         DataError: fewer than two campaigns.
     """
     if len(campaigns) < 2:
         raise DataError(f"uplift.evaluate: expected at least 2 campaigns; got {len(campaigns)}")
-    held, earlier = campaigns[-1], campaigns[:-1]
-    model = fit(earlier, config, seed=seed)
-    rows = held.rows
+    held: dict[str, list[pd.DataFrame]] = {}
+    not_evaluated: dict[str, str] = {}
+    folds = []
+    for k in range(1, len(campaigns)):
+        model = fit(campaigns[:k], config, seed=seed)
+        folds.append(str(campaigns[k].as_of.date()))
+        for offer in catalog:
+            if offer.name not in model.offers:
+                why = model.skipped.get(offer.name, "no randomised treated customers in training")
+                not_evaluated.setdefault(offer.name, f"not in the model: {why}")
+                continue
+            held.setdefault(offer.name, []).append(_ranked(campaigns[k].rows, model, offer))
     by_offer: dict[str, dict[str, Any]] = {}
-    not_evaluated = {name: f"not in the model: {why}" for name, why in model.skipped.items()}
-    pools: dict[str, list[float]] = {"uplift": [], "risk": [], "weight": []}
-    for offer in catalog:
-        if offer.name not in model.offers:
-            not_evaluated.setdefault(
-                offer.name, "not in the model: no randomised treated customers in training"
-            )
-            continue
-        cell, why = _evaluate_offer(rows, model, offer)
+    for name, parts in held.items():
+        cell, why = _cell(pd.concat(parts, ignore_index=True))
         if cell is None:
-            not_evaluated[offer.name] = why
-            continue
-        by_offer[offer.name] = cell
-        pools["uplift"].append(cell["uplift"]["qini"])
-        pools["risk"].append(cell["risk"]["qini"])
-        pools["weight"].append(cell["treated"])
-    trained_on = tuple(str(c.as_of.date()) for c in earlier)
-    day = str(held.as_of.date())
+            not_evaluated[name] = why
+        else:
+            by_offer[name] = cell
+            not_evaluated.pop(name, None)
+    trained_on = tuple(str(c.as_of.date()) for c in campaigns[:-1])
+    where = ", ".join(folds)
     if not by_offer:
-        return Evaluation(
-            day,
-            trained_on,
-            {},
-            None,
-            None,
-            False,
-            f"no offer could be evaluated on the held-out campaign {day}: {not_evaluated}",
-            not_evaluated,
-        )
-    weights = np.asarray(pools["weight"], dtype=float)
-    q_uplift = float(np.average(pools["uplift"], weights=weights))
-    q_risk = float(np.average(pools["risk"], weights=weights))
-    passed = q_uplift > q_risk + config.gate_margin
-    verdict = "beats" if passed else "does not beat"
-    reason = (
-        f"out-of-time Qini on campaign {day}: uplift targeting {q_uplift:.4f} {verdict} risk "
-        f"targeting {q_risk:.4f} (+ uplift.gate_margin {config.gate_margin:g})"
-    )
+        reason = f"no offer could be evaluated on the held-out campaigns {where}: {not_evaluated}"
+        return Evaluation(tuple(folds), trained_on, {}, None, None, False, reason, not_evaluated)
+    weights = np.asarray([c["treated"] for c in by_offer.values()], dtype=float)
+    q_uplift = float(np.average([c["uplift"]["qini"] for c in by_offer.values()], weights=weights))
+    q_risk = float(np.average([c["risk"]["qini"] for c in by_offer.values()], weights=weights))
+    passed, reason = gate(q_uplift, q_risk, margin=config.gate_margin, campaign=where)
     log.info("uplift gate: %s", reason)
-    return Evaluation(day, trained_on, by_offer, q_uplift, q_risk, passed, reason, not_evaluated)
+    return Evaluation(
+        tuple(folds), trained_on, by_offer, q_uplift, q_risk, passed, reason, not_evaluated
+    )
 
 
-def _evaluate_offer(
-    rows: pd.DataFrame, model: UpliftModel, offer: offers.Offer
-) -> tuple[dict[str, Any] | None, str]:
-    """One offer's evaluation cell on the held-out rows, or None and why not."""
+def gate(q_uplift: float, q_risk: float, *, margin: float, campaign: str) -> tuple[bool, str]:
+    """Whether the uplift ranking is to be served, and why, from the pooled Qini coefficients.
+
+    It must beat risk targeting by more than ``margin`` and random targeting (Qini 0): a
+    ranking that kept fewer customers than chance on the held-out campaign is no evidence of an
+    effect, however bad risk targeting did there.
+    """
+    if q_uplift <= 0:
+        return False, (
+            f"out-of-time Qini on campaign {campaign}: uplift targeting {q_uplift:.4f} does not "
+            f"beat random targeting (0; risk targeting {q_risk:.4f})"
+        )
+    passed = q_uplift > q_risk + margin
+    verdict = "beats" if passed else "does not beat"
+    return passed, (
+        f"out-of-time Qini on campaign {campaign}: uplift targeting {q_uplift:.4f} {verdict} risk "
+        f"targeting {q_risk:.4f} (+ uplift.gate_margin {margin:g})"
+        + (" and random targeting (0)" if passed else "")
+    )
+
+
+def _ranked(rows: pd.DataFrame, model: UpliftModel, offer: offers.Offer) -> pd.DataFrame:
+    """A held-out campaign's customers eligible for ``offer`` who got it or nothing, ranked."""
     eligible = offers.eligibility(rows, offer)
     treatment = rows["treatment"]
     mine = eligible & (treatment.isna() | (treatment == offer.name)).fillna(False).to_numpy(bool)
     subset = rows[mine]
-    treated = (subset["treatment"] == offer.name).fillna(False).to_numpy(dtype=bool)
+    predicted = (
+        model.predict(model_inputs(subset, model.features), offer.name)
+        if len(subset)
+        else np.empty(0)
+    )
+    return pd.DataFrame(
+        {
+            "treated": (subset["treatment"] == offer.name).fillna(False).to_numpy(dtype=bool),
+            "churned": subset["churned"].to_numpy(dtype=float),
+            "weight": subset["weight"].to_numpy(dtype=float),
+            "uplift": predicted,
+            "risk": subset[RISK].astype("float64").fillna(1.0).to_numpy(),
+        }
+    )
+
+
+def _cell(ranked: pd.DataFrame) -> tuple[dict[str, Any] | None, str]:
+    """One offer's evaluation cell from its pooled held-out rows, or None and why not."""
+    treated = ranked["treated"].to_numpy(dtype=bool)
     if treated.sum() == 0 or (~treated).sum() == 0:
         return None, (
             f"{int(treated.sum())} treated and {int((~treated).sum())} untreated eligible "
-            "customers in the held-out campaign; both arms are needed"
+            "customers in the held-out campaigns; both arms are needed"
         )
-    churned = subset["churned"].to_numpy(dtype=float)
-    weights = subset["weight"].to_numpy(dtype=float)
-    predicted = model.predict(model_inputs(subset, model.features), offer.name)
-    risk = subset[RISK].astype("float64").fillna(1.0).to_numpy()
-    cell = {
+    churned, weights = ranked["churned"].to_numpy(), ranked["weight"].to_numpy()
+    return {
         "treated": int(treated.sum()),
         "control": int((~treated).sum()),
-        "uplift": uplift_summary(predicted, churned, treated, weights=weights),
-        "risk": uplift_summary(risk, churned, treated, weights=weights),
-    }
-    return cell, ""
+        "uplift": uplift_summary(ranked["uplift"].to_numpy(), churned, treated, weights=weights),
+        "risk": uplift_summary(ranked["risk"].to_numpy(), churned, treated, weights=weights),
+    }, ""
