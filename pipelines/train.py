@@ -71,6 +71,16 @@ def run(cfg: DictConfig) -> TrainResult:
         plots = training.plot_outcome(
             outcome, table, out / "plots", shap_rows=int(cfg.train.shap_rows), seed=seed
         )
+    with watch.stage("clv_check"):
+        outcome, clv_plot = training.check_clv(
+            outcome,
+            planned.tables.transactions,
+            out / "plots",
+            horizon_days=label.horizon_days,
+            features=features,
+            purchase_rule=label.purchase_rule,
+        )
+        plots |= clv_plot
     write_json(out / "metrics.json", outcome.metrics, private=False)
     published = publish.publish(
         outcome,

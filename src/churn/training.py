@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
 from churn import evaluation, model, monitoring, sampling
 from churn.errors import InsufficientHistoryError
+from churn.features import FeatureConfig
 from churn.recipes import (
     MODEL_SCORER,
     Recipe,
@@ -48,6 +50,7 @@ __all__ = [
     "ReferenceScorer",
     "TrainConfig",
     "TrainingOutcome",
+    "check_clv",
     "fit_recipe",
     "log_headline",
     "metrics_by_split",
@@ -77,6 +80,7 @@ class TrainingOutcome:
     feature_dtypes: dict[str, str] = field(default_factory=dict)
     input_example: pd.DataFrame = field(default_factory=pd.DataFrame)
     slices: list[dict[str, Any]] = field(default_factory=list)  # quality per test segment
+    clv_check: dict[str, Any] | None = None  # the value model against the test window
 
     def split(self, name: str) -> pd.DataFrame:
         """The evaluation predictions of one split."""
@@ -318,6 +322,39 @@ def plot_outcome(
         name: evaluation.save_figure(fig, directory / f"{name}.png")
         for name, fig in figures.items()
     }
+
+
+def check_clv(
+    outcome: TrainingOutcome,
+    transactions: ir.Table,
+    directory: Path,
+    *,
+    horizon_days: int,
+    features: FeatureConfig,
+    purchase_rule: str,
+) -> tuple[TrainingOutcome, dict[str, Path]]:
+    """The CLV check at the test cutoff (:mod:`churn.evaluation.clv_check`): its plot and metrics.
+
+    Returns:
+        The outcome with the check's ``test/clv_*`` metrics and table (``clv_check``) added,
+        and ``{"clv_check": <png>}``; the outcome unchanged and no plot when the value model
+        cannot be fitted (warned by the check).
+    """
+    check = evaluation.clv_check(
+        transactions,
+        outcome.evaluation.roles.target,  # the test cutoff c_0 = E - H: its window is observed
+        horizon_days=horizon_days,
+        features=features,
+        purchase_rule=purchase_rule,
+    )
+    if check is None:
+        return outcome, {}
+    figure = evaluation.plot_clv_check(check)
+    path = evaluation.save_figure(figure, directory / "clv_check.png")
+    checked = replace(
+        outcome, metrics={**outcome.metrics, **check.metrics("test")}, clv_check=check.to_dict()
+    )
+    return checked, {"clv_check": path}
 
 
 def log_headline(
