@@ -65,7 +65,7 @@ def describe(
         evaluation={
             **outcome.evaluation.summary(),
             "slices": outcome.slices,
-            **({} if outcome.clv_check is None else {"clv_check": outcome.clv_check}),
+            **({} if outcome.clv_check is None else {"clv_check": outcome.clv_check.to_dict()}),
         },
         deployment=outcome.deployment.summary(),
         promotion=vs_baselines.to_dict(),

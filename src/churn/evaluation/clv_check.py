@@ -198,8 +198,15 @@ def compare_by_bucket(
             absent from ``predicted`` (new in the window) are left out.
 
     Raises:
-        ValueError: no buyer to compare.
+        ValueError: a missing column, or no buyer to compare.
     """
+    for name, frame, needed in (
+        ("predicted", predicted, ["customer_id", "repeat_frequency", *MEASURES[::2]]),
+        ("actual", actual, ["customer_id", *MEASURES[1::2]]),
+    ):
+        missing = [c for c in needed if c not in frame.columns]
+        if missing:
+            raise ValueError(f"compare_by_bucket: {name} lacks columns {missing}")
     if predicted.empty:
         raise ValueError("compare_by_bucket: expected at least one predicted buyer; got none")
     rows = predicted.merge(actual, on="customer_id", how="left", validate="one_to_one")
