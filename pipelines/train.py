@@ -45,9 +45,8 @@ def run(cfg: DictConfig) -> TrainResult:
     watch, out, seed = Stopwatch(), Path(cfg.output_dir), int(cfg.seed)
     label = LabelConfig.from_mapping(container(cfg.label))
     features = FeatureConfig.from_mapping(container(cfg.features))
-    method = str(cfg.calibration.method)
     settings = training.TrainConfig.from_settings(
-        label, features, calibration_method=method, train=container(cfg.train)
+        label, features, calibration_method=str(cfg.calibration.method), train=container(cfg.train)
     )
     policy = promotion.PromotionConfig.from_mapping(container(cfg.promotion))
     tracking_config = tracking.TrackingConfig.from_mapping(container(cfg.tracking))
@@ -66,6 +65,7 @@ def run(cfg: DictConfig) -> TrainResult:
         references=oracle_references(cfg, label.horizon_days),
         stopwatch=watch,
         sample=built.sample,
+        clv=training.ClvInputs(planned.tables.transactions, features, label.purchase_rule),
     )
     with watch.stage("plots"):
         plots = training.plot_outcome(

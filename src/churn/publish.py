@@ -62,7 +62,11 @@ def describe(
         features=tuple(bundle.FeatureSpec(n, d) for n, d in outcome.feature_dtypes.items()),
         training=settings,
         metrics={k: v for k, v in outcome.metrics.items() if k.startswith("test/")},
-        evaluation={**outcome.evaluation.summary(), "slices": outcome.slices},
+        evaluation={
+            **outcome.evaluation.summary(),
+            "slices": outcome.slices,
+            **({} if outcome.clv_check is None else {"clv_check": outcome.clv_check.to_dict()}),
+        },
         deployment=outcome.deployment.summary(),
         promotion=vs_baselines.to_dict(),
         data_fingerprint=dict(fingerprint),

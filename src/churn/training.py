@@ -21,11 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
 from churn import evaluation, model, monitoring, sampling
 from churn.errors import InsufficientHistoryError
+from churn.evaluation import ClvCheck
+from churn.features import FeatureConfig
+from churn.purchases import POSITIVE
 from churn.recipes import (
     MODEL_SCORER,
     Recipe,
@@ -44,6 +48,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MODEL_SCORER",
     "SPLITS",
+    "ClvInputs",
     "Recipe",
     "ReferenceScorer",
     "TrainConfig",
@@ -63,6 +68,15 @@ log = logging.getLogger(__name__)
 SPLITS = ("train", "holdout", "calibration", "test")
 
 
+@dataclass(frozen=True)
+class ClvInputs:
+    """What the CLV check at the test cutoff needs (:mod:`churn.evaluation.clv_check`)."""
+
+    transactions: ir.Table  # the validated transactions on the engine
+    features: FeatureConfig
+    purchase_rule: str = POSITIVE
+
+
 @dataclass
 class TrainingOutcome:
     """Both recipes, the evaluation's predictions per split and its metrics."""
@@ -77,6 +91,7 @@ class TrainingOutcome:
     feature_dtypes: dict[str, str] = field(default_factory=dict)
     input_example: pd.DataFrame = field(default_factory=pd.DataFrame)
     slices: list[dict[str, Any]] = field(default_factory=list)  # quality per test segment
+    clv_check: ClvCheck | None = None  # the value model against the test window
 
     def split(self, name: str) -> pd.DataFrame:
         """The evaluation predictions of one split."""
@@ -118,6 +133,7 @@ def train(
     references: Mapping[str, ReferenceScorer] | None = None,
     stopwatch: Stopwatch | None = None,
     sample: sampling.CustomerSample | None = None,
+    clv: ClvInputs | None = None,
 ) -> TrainingOutcome:
     """Evaluate the recipe on the latest labelled cutoff, then refit it for deployment.
 
@@ -131,6 +147,9 @@ def train(
         stopwatch: collects per-stage timings.
         sample: the training sample the table was built for (:mod:`churn.sampling`): the
             recipes train on its customers and plan their roles on its whole-population counts.
+        clv: when given, the CLV check at the test cutoff: the value model fitted before it
+            against its window (``test/clv_*`` metrics, the ``clv_check`` plot); skipped with a
+            warning when the value model cannot be fitted.
 
     Raises:
         InsufficientHistoryError: not one cutoff with customers of both classes (at least
@@ -172,6 +191,17 @@ def train(
             n_bins=settings.ece_bins,
         )
     _log_test_metrics(metrics, scorers, in_time=evaluation_roles.in_time)
+    check = None
+    if clv is not None:
+        with watch.stage("clv_check"):
+            check = evaluation.clv_check(
+                clv.transactions,
+                evaluation_roles.target,  # the test cutoff c_0 = E - H: its window is observed
+                horizon_days=settings.horizon_days,
+                features=clv.features,
+                purchase_rule=clv.purchase_rule,
+            )
+        metrics |= {} if check is None else check.metrics("test")
     with watch.stage("deployment_fit"):
         deployed = fit_recipe(
             frame,
@@ -201,6 +231,7 @@ def train(
         feature_dtypes={name: str(frame[name].dtype) for name in features},
         input_example=_input_example(latest[features]),
         slices=slices,
+        clv_check=check,
     )
 
 
@@ -278,7 +309,8 @@ def _log_test_metrics(
 def plot_outcome(
     outcome: TrainingOutcome, frame: pd.DataFrame, directory: Path, *, shap_rows: int, seed: int
 ) -> dict[str, Path]:
-    """The evaluation plots (test split) and the deployed model's importance and SHAP summary."""
+    """The evaluation plots (test split, and the CLV check when made) and the deployed model's
+    importance and SHAP summary."""
     test = outcome.split("test")
     where = "test cutoff, in-time" if outcome.evaluation.roles.in_time else "test cutoff"
     curves = {
@@ -303,6 +335,8 @@ def plot_outcome(
             title="Feature importance (total gain), deployed model",
         ),
     }
+    if outcome.clv_check is not None:
+        figures["clv_check"] = evaluation.plot_clv_check(outcome.clv_check)
     deployed = outcome.deployment
     latest = frame[frame["cutoff"] == deployed.roles.latest]
     if len(latest) > shap_rows:

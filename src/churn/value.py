@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 METHODS = ("clv", "heuristic")
 COLUMNS = ("frequency", "recency_days", "tenure_days", "monetary_sum")
 _DAY_TOLERANCE = 1e-6  # day counts come from float differences of day numbers
+FIT_ERRORS = (DataError, ConfigError, btyd.ConvergenceError)  # why a clv fit is not possible
 
 
 @dataclass(frozen=True)
@@ -154,15 +155,26 @@ def fit_value(
     if config.method == "heuristic":
         return fallback
     try:
-        return _fit_clv(frame, config, fallback, features)
-    except (DataError, ConfigError, btyd.ConvergenceError) as err:
+        return fit_clv(frame, config, horizon_days=horizon_days, features=features)
+    except FIT_ERRORS as err:
         log.warning("value.method=clv: %s; values use the heuristic instead", err)
         return dataclasses.replace(fallback, fallback_reason=str(err))
 
 
-def _fit_clv(
-    frame: pd.DataFrame, config: ValueConfig, fallback: ValueModel, features: FeatureConfig
+def fit_clv(
+    frame: pd.DataFrame, config: ValueConfig, *, horizon_days: int, features: FeatureConfig
 ) -> ValueModel:
+    """The ``clv`` model fitted on ``frame``, or an error saying why it cannot be.
+
+    :func:`fit_value` without its fallback: the same arguments, for callers that handle the
+    failure themselves (the model card's CLV check, :mod:`churn.evaluation.clv_check`).
+
+    Raises:
+        DataError: missing columns, or fewer buyers than ``features.btyd.min_customers``.
+        ConfigError: a Gamma-Gamma fit with ``q <= 1`` (infinite mean spend).
+        ConvergenceError: a fit that did not converge.
+    """
+    fallback = heuristic_model(config, horizon_days=horizon_days)
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise DataError(f"fit_value: the features lack {missing}, which the fit needs")

@@ -84,6 +84,7 @@ def test_report_is_self_contained(reported: report.ReportResult) -> None:
     assert "BG/NBD baseline" in page
     assert "Test cutoff: quality by segment" in page
     assert "lifecycle stage: established" in page
+    assert "CLV check on the test window" in page
 
 
 def test_report_logged_to_mlflow(reported: report.ReportResult) -> None:

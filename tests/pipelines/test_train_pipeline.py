@@ -121,6 +121,17 @@ def test_train_run_writes_the_bundle(first: train.TrainResult, work: Path) -> No
     )
     assert (work / "out" / "metrics.json").is_file()
     assert (work / "out" / "plots" / "shap_summary.png").is_file()
+    # the CLV check at the test cutoff: its plot in the bundle, its totals as test metrics
+    assert (work / "out" / "plots" / "clv_check.png").is_file()
+    assert manifest.plots["clv_check"] == "plots/clv_check.png"
+    assert (first.model_dir / "plots" / "clv_check.png").is_file()
+    clv = manifest.evaluation["clv_check"]
+    assert clv["cutoff"] == manifest.evaluation["target"]
+    assert clv["buckets"][0]["bucket"] == "0"
+    for name in ("spend_error", "purchases_error", "spend_pearson"):
+        assert manifest.metrics[f"test/clv_{name}"] == pytest.approx(clv["totals"][name])
+    assert abs(first.metrics["test/clv_spend_error"]) < 0.5
+    assert "clv_check" in first.seconds  # timed on its own (one fit at one cutoff)
 
 
 def test_train_run_is_tracked(first: train.TrainResult, work: Path) -> None:
@@ -150,6 +161,8 @@ def test_train_run_is_tracked(first: train.TrainResult, work: Path) -> None:
     } <= artifacts
     plots = {Path(a.path).name for a in client.list_artifacts(first.run.run_id, "plots")}
     assert {"roc.png", "reliability.png", "cumulative_gain.png", "shap_summary.png"} <= plots
+    assert "clv_check.png" in plots
+    assert "test/clv_spend_error" in run.data.metrics
 
     version = client.get_model_version_by_alias("churn", "champion")
     assert str(version.version) == "1"

@@ -4,8 +4,12 @@
 :mod:`~churn.evaluation.metrics` holds the pure metrics; the plots (:mod:`~churn.evaluation.curves`,
 :mod:`~churn.evaluation.explanations`) build a matplotlib :class:`Figure` with the object-oriented
 API (no pyplot, no backend, no global state), and only :func:`save_figure` writes a file.
+:mod:`~churn.evaluation.clv_check` sets the value model's predicted purchases and spend beside a
+held-back window (the model card's CLV check, drawn by :mod:`~churn.evaluation.clv_plot`).
 """
 
+from churn.evaluation.clv_check import ClvCheck, clv_check
+from churn.evaluation.clv_plot import plot_clv_check
 from churn.evaluation.curves import (
     plot_cumulative_gain,
     plot_precision_recall,
@@ -33,12 +37,15 @@ from churn.evaluation.slices import segments, slice_metrics
 __all__ = [
     "DEFAULT_TOP_FRACTIONS",
     "METRIC_DIRECTIONS",
+    "ClvCheck",
     "Curves",
     "classification_metrics",
+    "clv_check",
     "compare_scorers",
     "expected_calibration_error",
     "is_better",
     "lift_and_capture",
+    "plot_clv_check",
     "plot_cumulative_gain",
     "plot_feature_importance",
     "plot_precision_recall",

@@ -30,7 +30,11 @@ from churn.reports.html import ReportData
 log = logging.getLogger(__name__)
 
 FREQS = ("M", "Q", "Y")
-MODEL_PLOTS = {"reliability": "reliability diagram", "cumulative_gain": "cumulative gain"}
+MODEL_PLOTS = {
+    "reliability": "reliability diagram",
+    "cumulative_gain": "cumulative gain",
+    "clv_check": "CLV check: predicted and actual purchases and spend",
+}
 
 
 @dataclass(frozen=True)

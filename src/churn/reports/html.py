@@ -30,6 +30,7 @@ from churn.reports.markup import table as _table
 from churn.reports.style import CSS as _CSS
 from churn.reports.summaries import (
     TIER_ORDER,
+    clv_check_text,
     deployed_name,
     evaluation_note,
     offer_plan,
@@ -321,6 +322,8 @@ def _model_section(data: ReportData) -> str:
         + _table(segments, dict.fromkeys(segments.columns, "ratio") | _SEGMENT_KINDS)
     )
     in_time = model.evaluation.get("evaluation_mode") == "in_time"
+    clv_text = clv_check_text(model.evaluation.get("clv_check"))
+    clv_note = "" if clv_text is None else f"<p class='note'>{html.escape(clv_text)}</p>"
     return (
         "<section><h2>Model card</h2>"
         + _table(facts, {"value": "text"}, index_name="")
@@ -329,7 +332,11 @@ def _model_section(data: ReportData) -> str:
         "ROC-AUC and PR-AUC: how well the score ranks churners first (higher is better); "
         "Brier and calibration error: how close the probabilities "
         "are to what happened (lower is better); capture: share of all churners among the "
-        "riskiest 10%.</p>" + by_segment + f'<div class="grid">{images}</div>' + "</section>"
+        "riskiest 10%.</p>"
+        + by_segment
+        + clv_note
+        + f'<div class="grid">{images}</div>'
+        + "</section>"
     )
 
 

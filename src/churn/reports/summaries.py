@@ -121,6 +121,33 @@ def evaluation_note(*, in_time: bool) -> str:
     )
 
 
+def clv_check_text(check: Mapping[str, Any] | None) -> str | None:
+    """The CLV check's totals in one sentence (``evaluation.clv_check`` of a bundle), or None.
+
+    None when the bundle has no check (the value model could not be fitted, or an older bundle).
+    """
+    if not check or not check.get("totals"):
+        return None
+    totals = check["totals"]
+
+    def share(name: str) -> str:
+        v = totals.get(name)
+        return "n/a" if v is None else f"{100 * v:+.1f}%"
+
+    def ratio(name: str) -> str:
+        v = totals.get(name)
+        return "n/a" if v is None else f"{v:.3f}"
+
+    return (
+        f"CLV check on the test window ({check.get('cutoff')} + {check.get('horizon_days')} "
+        f"days, {int(totals.get('customers') or 0):,} buyers): predicted against actual spend "
+        f"{share('spend_error')}, purchases {share('purchases_error')}; customer-level "
+        f"correlation of predicted and actual spend {ratio('spend_pearson')} (Spearman "
+        f"{ratio('spend_spearman')}). The value model (BG/NBD x Gamma-Gamma) is fitted on the "
+        "data before the test cutoff; figures are undiscounted and not conditional on staying."
+    )
+
+
 _KIND_NAMES = {
     "calibrated-lightgbm": "calibrated LightGBM",
     "recency": "the recency baseline",
