@@ -17,6 +17,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from churn import bundle, data, promotion, publish, synthetic, tracking, training, training_table
+from churn.config import whole_number
 from churn.features import FeatureConfig
 from churn.files import write_json
 from churn.labels import LabelConfig
@@ -43,13 +44,11 @@ class TrainResult:
 def run(cfg: DictConfig) -> TrainResult:
     """Load, build the training table, train and evaluate, save the bundle, track."""
     watch, out, seed = Stopwatch(), Path(cfg.output_dir), int(cfg.seed)
-    label = LabelConfig.from_mapping(container(cfg.label))
-    features = FeatureConfig.from_mapping(container(cfg.features))
-    settings = training.TrainConfig.from_settings(
-        label, features, calibration_method=str(cfg.calibration.method), train=container(cfg.train)
-    )
+    label, features, settings, model = _settings(cfg)  # every value checked before any work
     policy = promotion.PromotionConfig.from_mapping(container(cfg.promotion))
     tracking_config = tracking.TrackingConfig.from_mapping(container(cfg.tracking))
+    shap_rows = whole_number("train.shap_rows", cfg.train.shap_rows, minimum=0)
+    keep = whole_number("store.keep_versions", cfg.store.keep_versions, minimum=1)
     with watch.stage("load"):
         dataset = load_data(cfg.data, seed=seed, output_dir=out)
     with watch.stage("training_table"):
@@ -58,7 +57,7 @@ def run(cfg: DictConfig) -> TrainResult:
         table = built.table.to_pandas()
     outcome = training.train(
         table,
-        ModelConfig.from_mapping(container(cfg.model)),
+        model,
         settings,
         end=planned.end,
         seed=seed,
@@ -68,9 +67,7 @@ def run(cfg: DictConfig) -> TrainResult:
         clv=training.ClvInputs(planned.tables.transactions, features, label.purchase_rule),
     )
     with watch.stage("plots"):
-        plots = training.plot_outcome(
-            outcome, table, out / "plots", shap_rows=int(cfg.train.shap_rows), seed=seed
-        )
+        plots = training.plot_outcome(outcome, table, out / "plots", shap_rows=shap_rows, seed=seed)
     write_json(out / "metrics.json", outcome.metrics, private=False)
     published = publish.publish(
         outcome,
@@ -84,12 +81,24 @@ def run(cfg: DictConfig) -> TrainResult:
         params=tracking.flatten(container(cfg)),
         config_yaml=OmegaConf.to_yaml(cfg, resolve=True),
         artifacts={"plots": out / "plots"},
-        keep_versions=cfg.store.keep_versions,
+        keep_versions=keep,
         stopwatch=watch,
     )
     training.log_headline(outcome, published.bundle.path, published.decision, watch.total)
-    decision, record, path = published.decision, published.record, published.bundle.path
-    return TrainResult(path, published.version, outcome.metrics, decision, record, watch.seconds)
+    result = published.bundle.path, published.version, outcome.metrics, published.decision
+    return TrainResult(*result, published.record, watch.seconds)
+
+
+def _settings(
+    cfg: DictConfig,
+) -> tuple[LabelConfig, FeatureConfig, training.TrainConfig, ModelConfig]:
+    """The label, feature, training and model settings, each validated."""
+    label = LabelConfig.from_mapping(container(cfg.label))
+    features = FeatureConfig.from_mapping(container(cfg.features))
+    settings = training.TrainConfig.from_settings(
+        label, features, calibration_method=str(cfg.calibration.method), train=container(cfg.train)
+    )
+    return label, features, settings, ModelConfig.from_mapping(container(cfg.model))
 
 
 def oracle_references(cfg: DictConfig, horizon_days: int) -> dict[str, training.ReferenceScorer]:

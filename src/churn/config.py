@@ -80,6 +80,24 @@ def convert(where: str, value: Any, kind: Any) -> Any:
     return value
 
 
+def whole_number(where: str, value: Any, *, minimum: int | None = None) -> int:
+    """``value`` as an int, refusing anything that is not a whole number (or below ``minimum``).
+
+    Raises:
+        ConfigError: naming ``where``, what was expected and what came in.
+    """
+    floor = "" if minimum is None else f" >= {minimum}"
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ConfigError(f"{where}: expected a whole number{floor}; got {value!r}")
+    try:
+        number = float(value)
+    except ValueError as err:
+        raise ConfigError(f"{where}: expected a whole number{floor}; got {value!r}") from err
+    if not number.is_integer() or (minimum is not None and number < minimum):
+        raise ConfigError(f"{where}: expected a whole number{floor}; got {value!r}")
+    return int(number)
+
+
 def _number(where: str, value: Any) -> Any:
     if isinstance(value, bool):
         raise ConfigError(f"{where}: expected a finite number; got {value!r}")

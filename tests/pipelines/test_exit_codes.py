@@ -39,6 +39,12 @@ def _last_line(proc: subprocess.CompletedProcess[str]) -> str:
         ("score", "tiers.edges=[0.0,abc,0.5,0.75,1.0]", "ConfigError: tiers.edges: expected a"),
         ("score", "offers.budget=abc", "ConfigError: offers.budget: expected a finite number"),
         ("score", "score.batch_size=many", "ConfigError: score.batch_size: expected a whole"),
+        ("train", "model.n_estimators=abc", "ConfigError: model.n_estimators: expected a whole"),
+        ("train", "model.n_jobs=1.5", "ConfigError: model.n_jobs: expected a whole number"),
+        ("train", "train.shap_rows=abc", "ConfigError: train.shap_rows: expected a whole"),
+        ("train", "store.keep_versions=0", "ConfigError: store.keep_versions: expected a whole"),
+        ("uplift", "uplift.min_campaigns=abc", "ConfigError: uplift.min_campaigns: expected a"),
+        ("uplift", "uplift.params.num_leaves=many", "ConfigError: uplift.params: "),
     ],
 )
 def test_bad_configuration_exits_2_before_any_work(

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from churn.config import check_keys
+from churn.config import check_keys, whole_number
 from churn.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -59,15 +59,18 @@ class ModelConfig:
 
     def validate(self) -> None:
         """Raise ConfigError for settings that cannot work."""
-        if not 0 < self.holdout_fraction < 1:
+        fraction = self.holdout_fraction
+        if (
+            isinstance(fraction, bool)
+            or not isinstance(fraction, int | float)
+            or not 0 < fraction < 1
+        ):
             raise ConfigError(
                 f"model.holdout_fraction: expected a share in (0, 1); got {self.holdout_fraction}"
             )
-        for name in ("n_estimators", "early_stopping_rounds"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"model.{name}: expected >= 1; got {getattr(self, name)}")
-        if self.tuning.n_trials < 0:
-            raise ConfigError(f"model.tuning.n_trials: expected >= 0; got {self.tuning.n_trials}")
+        for name in ("n_estimators", "early_stopping_rounds", "n_jobs"):
+            whole_number(f"model.{name}", getattr(self, name), minimum=1)
+        whole_number("model.tuning.n_trials", self.tuning.n_trials, minimum=0)
         reserved = {"n_estimators", "n_jobs", "random_state", "seed", "verbose", "objective"}
         clash = sorted(reserved & set(self.params))
         if clash:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from churn import offers
+from churn.config import whole_number
 from churn.errors import ConfigError
 from churn.export.database import DatabaseConfig, check_url
 from churn.monitoring import DriftConfig
@@ -114,8 +115,8 @@ class ScoreOptions:
             raise ConfigError(
                 f"export.targets: expected files and optionally postgres; got {targets}"
             )
-        batch_size = _whole_number("score.batch_size", score.get("batch_size"))
-        max_age = _whole_number("score.max_model_age_days", score.get("max_model_age_days", 90))
+        batch_size = whole_number("score.batch_size", score.get("batch_size"))
+        max_age = whole_number("score.max_model_age_days", score.get("max_model_age_days", 90))
         if batch_size < 1:
             raise ConfigError(f"score.batch_size: expected >= 1; got {batch_size}")
         require_signature = _flag("score.require_signature", score.get("require_signature", False))
@@ -170,10 +171,3 @@ def _flag(where: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"{where}: expected true or false; got {value!r}")
     return value
-
-
-def _whole_number(where: str, value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError) as err:
-        raise ConfigError(f"{where}: expected a whole number; got {value!r}") from err
