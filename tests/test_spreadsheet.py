@@ -88,3 +88,14 @@ def test_write_csv_empty_frame_has_the_header(tmp_path: Path) -> None:
     target = tmp_path / "out.csv"
     spreadsheet.write_csv(pd.DataFrame(columns=["customer_id", "churn_probability"]), target)
     assert target.read_text(encoding="utf-8") == "customer_id,churn_probability\n"
+
+
+def test_every_csv_the_library_writes_goes_through_for_people() -> None:
+    src = Path(__file__).resolve().parents[1] / "src" / "churn"
+    raw = [
+        f"{path.relative_to(src)}:{number}"
+        for path in sorted(src.rglob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if ".to_csv(" in line and "for_people(" not in line
+    ]
+    assert raw == []

@@ -1,7 +1,8 @@
 """CSV files people open in a spreadsheet: safe text cells, numbers rounded for reading.
 
 Every CSV the pipeline writes (the export's ``at_risk.csv`` and ``rejects.csv``, the load's
-row rejects) goes through :func:`write_csv`. Nothing reads these files back: the pipeline reads
+row rejects, the outcomes' tables) goes through :func:`write_csv`, and the backtest's metric
+tables through :func:`for_people`. Nothing reads these files back: the pipeline reads
 the Parquet files, which keep the raw values and full precision.
 
 - **Formula injection** (OWASP "CSV injection"): a text cell beginning with ``=``, ``+``, ``-``,

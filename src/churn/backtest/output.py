@@ -15,6 +15,7 @@ from churn.backtest.plots import plot_backtest
 from churn.backtest.replay import Replay
 from churn.backtest.summary import BacktestSummary
 from churn.files import atomic_directory, canonical_json
+from churn.spreadsheet import for_people
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,8 @@ def write_backtest(
     with atomic_directory(folder, private=False) as tmp:
         for name in TABLES:
             frame: pd.DataFrame = getattr(summary, name)
-            frame.to_csv(tmp / f"{name}.csv", index=False, float_format="%.6g")
+            # aggregate metrics only, but every CSV of the pipeline gets safe text cells
+            for_people(frame).to_csv(tmp / f"{name}.csv", index=False, float_format="%.6g")
         payload = {
             "plan": plan.to_dict(),
             "scorers": {"baselines": replayed.baselines, "references": replayed.references},
