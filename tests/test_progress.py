@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import io
 import logging
+from pathlib import Path
 
+import pandas as pd
+import pyarrow as pa
 import pytest
 
+from churn import engine
+from churn.export.files import write_exports
+from churn.features import FeatureConfig, build_features
 from churn.progress import Progress
 
 
@@ -67,3 +73,30 @@ def test_environment_overrides_the_terminal(monkeypatch: pytest.MonkeyPatch, mod
         p.update(5)
     assert p.mode == mode
     assert stream.getvalue() == ""
+
+
+def test_feature_batches_and_export_files_report_progress(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CHURN_PROGRESS", "bar")
+    tx = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b"],
+            "timestamp": pd.to_datetime(["2025-01-01", "2025-02-01", "2025-01-15"]),
+            "amount": [10.0, 20.0, 5.0],
+        }
+    )
+    con = engine.connect({"name": "duckdb"})
+    tables = engine.register(con, pa.Table.from_pandas(tx, preserve_index=False))
+    features = build_features(
+        tables.transactions,
+        [pd.Timestamp("2025-03-01")],
+        FeatureConfig(btyd_enabled=False),
+        horizon_days=30,
+    )
+    assert features.num_rows == 2
+    frame = pd.DataFrame({"customer_id": ["a"]})
+    write_exports(tmp_path / "out", scores=frame, at_risk=frame, rejects=frame, manifest={})
+    err = capsys.readouterr().err
+    assert "feature batches" in err
+    assert "export" in err

@@ -22,6 +22,7 @@ from churn.data.sql import _attach, _check_timestamp_format, _connect
 from churn.data.validate import _load_table, _rejects_frame
 from churn.errors import ConfigError
 from churn.files import atomic_file
+from churn.progress import Progress
 from churn.spreadsheet import write_csv
 
 log = logging.getLogger(__name__)
@@ -70,9 +71,12 @@ def load(source: Mapping[str, Any], *, now: dt.datetime | None = None) -> Datase
         _check_timestamp_format(con, cfg)
         if cfg.format == "duckdb":
             _attach(con, cfg.path)
-        results = {
-            table: _load_table(con, cfg, table, limit) for table in TABLES if table in cfg.sources
-        }
+        wanted = [table for table in TABLES if table in cfg.sources]
+        results = {}
+        with Progress("validation", len(wanted), unit="tables") as progress:
+            for table in wanted:
+                results[table] = _load_table(con, cfg, table, limit)
+                progress.update(1)
     rejects = _rejects_frame([r.rejects for r in results.values()])
     reports = {table: r.report for table, r in results.items()}
     failures = [

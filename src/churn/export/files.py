@@ -23,6 +23,7 @@ import pandas as pd
 
 from churn.errors import DataError
 from churn.files import atomic_directory, canonical_json
+from churn.progress import Progress
 from churn.spreadsheet import write_csv
 
 if TYPE_CHECKING:
@@ -60,15 +61,19 @@ def write_exports(
     """
     final = Path(folder)
     payload = manifest if isinstance(manifest, Mapping) else manifest.to_dict()
-    with atomic_directory(final) as tmp:
-        if extra is not None:
-            extra(tmp)
-        if scores is not None:
-            scores.to_parquet(tmp / SCORES, index=False)
-        at_risk.to_parquet(tmp / AT_RISK_PARQUET, index=False)
-        write_csv(at_risk, tmp / AT_RISK_CSV)
-        write_csv(rejects, tmp / REJECTS)
-        (tmp / MANIFEST).write_text(canonical_json(payload), encoding="utf-8")
+    steps: list[Callable[[Path], object]] = [] if extra is None else [extra]
+    if scores is not None:
+        steps.append(lambda tmp: scores.to_parquet(tmp / SCORES, index=False))
+    steps += [
+        lambda tmp: at_risk.to_parquet(tmp / AT_RISK_PARQUET, index=False),
+        lambda tmp: write_csv(at_risk, tmp / AT_RISK_CSV),
+        lambda tmp: write_csv(rejects, tmp / REJECTS),
+        lambda tmp: (tmp / MANIFEST).write_text(canonical_json(payload), encoding="utf-8"),
+    ]
+    with atomic_directory(final) as tmp, Progress("export", len(steps), unit="files") as bar:
+        for step in steps:
+            step(tmp)
+            bar.update(1)
     log.info(
         "exports written to %s: %s customers, %d on the at-risk list, %d rejected",
         final,

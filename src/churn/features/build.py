@@ -19,6 +19,7 @@ from churn.features.config import FeatureConfig
 from churn.features.finish import finish_features, fit_btyd
 from churn.features.query import btyd_summary, feature_query
 from churn.files import atomic_file
+from churn.progress import Progress
 from churn.purchases import POSITIVE
 
 log = logging.getLogger(__name__)
@@ -264,5 +265,12 @@ def _sorted_batches(query: ir.Table) -> tuple[pa.Schema, Iterator[pa.RecordBatch
     ordered = query.order_by(["cutoff", "customer_id"])
     schema = ordered.schema().to_pyarrow()
     reader = ordered.to_pyarrow_batches(chunk_size=RESULT_BATCH_ROWS)
-    # each batch to the query's types (DuckDB sums integers into 128-bit decimals)
-    return schema, (batch.cast(schema) for batch in reader)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        # each batch to the query's types (DuckDB sums integers into 128-bit decimals)
+        with Progress("feature batches", unit="rows") as progress:
+            for batch in reader:
+                yield batch.cast(schema)
+                progress.update(batch.num_rows)
+
+    return schema, batches()
