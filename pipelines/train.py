@@ -65,6 +65,7 @@ def run(cfg: DictConfig) -> TrainResult:
         stopwatch=watch,
         sample=built.sample,
         clv=training.ClvInputs(planned.tables.transactions, features, label.purchase_rule),
+        transactions=planned.tables.transactions,
     )
     with watch.stage("plots"):
         plots = training.plot_outcome(outcome, table, out / "plots", shap_rows=shap_rows, seed=seed)

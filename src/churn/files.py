@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -29,6 +30,7 @@ PRIVATE_DIR_MODE = 0o700
 _LIBC = ctypes.CDLL(None, use_errno=True)
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
+FAULT_VARIABLE = "CHURN_FAULT"  # the test seam of :func:`_fault`
 
 
 @contextlib.contextmanager
@@ -89,7 +91,16 @@ def lock(path: str | os.PathLike[str], *, what: str) -> Iterator[None]:
 
 
 def _fault(step: str) -> None:
-    """A seam for tests: called between the filesystem calls of :func:`atomic_directory`."""
+    """A seam for tests: called between the filesystem calls of :func:`atomic_directory`.
+
+    With the environment variable ``CHURN_FAULT`` set to a step's name (``filled``,
+    ``exchanged``, ``moved aside``, ``published``), the process kills itself (``SIGKILL``: no
+    cleanup, no ``finally``) when it reaches that step, so a test can kill a pipeline command
+    mid-publish. Tests running in-process replace this function instead. Not for production.
+    """
+    if os.environ.get(FAULT_VARIABLE) == step:
+        log.warning("%s=%s: killing this process (a test seam)", FAULT_VARIABLE, step)
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def exchange(first: Path, second: Path) -> None:

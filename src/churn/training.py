@@ -134,6 +134,7 @@ def train(
     stopwatch: Stopwatch | None = None,
     sample: sampling.CustomerSample | None = None,
     clv: ClvInputs | None = None,
+    transactions: ir.Table | None = None,
 ) -> TrainingOutcome:
     """Evaluate the recipe on the latest labelled cutoff, then refit it for deployment.
 
@@ -150,6 +151,9 @@ def train(
         clv: when given, the CLV check at the test cutoff: the value model fitted before it
             against its window (``test/clv_*`` metrics, the ``clv_check`` plot); skipped with a
             warning when the value model cannot be fitted.
+        transactions: the validated transactions on the engine; when they have a ``channel``
+            column, each test customer's main channel before the test cutoff is joined for the
+            channel slice (:func:`churn.evaluation.with_main_channel`).
 
     Raises:
         InsufficientHistoryError: not one cutoff with customers of both classes (at least
@@ -182,6 +186,8 @@ def train(
         metrics = metrics_by_split(predictions, scorers, settings)
         test = predictions[predictions["split"] == "test"]
         rows = test[list(model.KEY_COLUMNS)].merge(frame, on=list(model.KEY_COLUMNS), how="left")
+        if transactions is not None:
+            rows = evaluation.with_main_channel(rows, transactions)
         slices = evaluation.slice_metrics(
             rows,
             test[model.LABEL].to_numpy(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 
+import ibis
 import numpy as np
 import pandas as pd
 import pytest
@@ -72,3 +73,76 @@ def test_a_segment_where_a_baseline_wins_is_logged(caplog: pytest.LogCaptureFixt
     with caplog.at_level(logging.WARNING):
         slices.slice_metrics(rows, y, scores, model="weak", baselines=["model"])
     assert "a baseline ranks better than the model on" in caplog.text
+
+
+def _transactions(rows: list[tuple[str, str, str]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": [r[0] for r in rows],
+            "timestamp": pd.to_datetime([r[1] for r in rows], format="ISO8601"),
+            "channel": [r[2] for r in rows],
+            "amount": 10.0,
+        }
+    )
+
+
+BEFORE = [
+    ("a", "2024-01-02", "web"),
+    ("a", "2024-01-05", "web"),
+    ("a", "2024-01-20", "app"),
+    ("b", "2024-01-03", "store"),
+    ("b", "2024-01-09", "app"),  # a tie with store: the more recent one wins
+]
+CUTOFF = pd.Timestamp("2024-02-01")
+# at or after the cutoff: they would make "a" an app customer, and "c" a customer at all
+AT_OR_AFTER = [
+    ("a", "2024-02-01", "app"),
+    ("a", "2024-02-01 00:00:01", "app"),
+    ("a", "2024-03-01", "app"),
+    ("b", "2024-02-02", "store"),
+    ("c", "2024-02-01", "web"),
+]
+
+
+def test_main_channels_is_point_in_time() -> None:
+    before = slices.main_channels(ibis.memtable(_transactions(BEFORE)), CUTOFF)
+    everything = slices.main_channels(ibis.memtable(_transactions(BEFORE + AT_OR_AFTER)), CUTOFF)
+    assert dict(zip(before["customer_id"], before["channel"], strict=True)) == {
+        "a": "web",
+        "b": "app",
+    }
+    pd.testing.assert_frame_equal(everything, before)  # nothing at or after the cutoff counts
+    later = slices.main_channels(
+        ibis.memtable(_transactions(BEFORE + AT_OR_AFTER)), pd.Timestamp("2024-04-01")
+    )
+    assert dict(zip(later["customer_id"], later["channel"], strict=True)) == {
+        "a": "app",
+        "b": "store",
+        "c": "web",
+    }
+
+
+def test_with_main_channel_joins_each_rows_cutoff() -> None:
+    tx = ibis.memtable(_transactions(BEFORE + AT_OR_AFTER))
+    rows = pd.DataFrame(
+        {
+            "customer_id": ["a", "c", "a", "c"],
+            "cutoff": pd.to_datetime(["2024-02-01", "2024-02-01", "2024-04-01", "2024-04-01"]),
+            "spend_365d": [1.0, 2.0, 3.0, 4.0],
+        }
+    )
+    joined = slices.with_main_channel(rows, tx)
+    assert joined["channel"].dtype == "string"
+    assert joined["channel"].fillna("none").tolist() == ["web", "none", "app", "web"]
+    assert "channel" not in rows  # a new frame
+    assert set(slices.segments(joined)) >= {"channel", "value"}
+    own = rows.assign(channel="store")
+    assert slices.with_main_channel(own, tx)["channel"].tolist() == ["store"] * 4
+
+
+def test_main_channels_without_a_channel_column() -> None:
+    tx = ibis.memtable(_transactions(BEFORE).drop(columns="channel"))
+    with pytest.raises(ValueError, match="expected a channel column"):
+        slices.main_channels(tx, CUTOFF)
+    rows = pd.DataFrame({"customer_id": ["a"], "cutoff": [CUTOFF]})
+    assert "channel" not in slices.with_main_channel(rows, tx)

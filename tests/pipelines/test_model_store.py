@@ -4,13 +4,14 @@ roll back with ``python -m pipelines.promote``."""
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
 
 from churn import bundle
 from tests.conftest import run_pipeline
-from tests.pipelines.conftest import copy_store, score_cli
+from tests.pipelines.conftest import FAST, copy_store, score_cli
 
 
 def _copy(store: Path, tmp_path: Path) -> Path:
@@ -47,6 +48,53 @@ def test_a_rejected_model_is_stored_but_never_served(
     exported = json.loads(next((tmp_path / "exports").glob("*/manifest.json")).read_text())
     assert exported["model"]["sha256"] == bundle.read_manifest(models.path(1)).model.digest
     assert exported["model"]["sha256"] != weak.model.digest
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])  # nobody listens once the socket is closed
+
+
+def test_a_rejected_model_with_tracking_down_exits_4_and_the_champion_is_served(
+    store: Path, small_demo_dir: Path, tmp_path: Path
+) -> None:
+    copy = _copy(store, tmp_path)
+    history = (copy / "promotions.jsonl").read_text()
+    proc = run_pipeline(
+        "train",
+        f"data.generate.output_dir={small_demo_dir}",
+        f"model_dir={copy}",
+        f"hydra.run.dir={tmp_path}/train",
+        *[arg for arg in FAST if not arg.startswith("tracking=")],
+        "model.n_estimators=1",  # the fixture's weak version again: the gate rejects it
+        "calibration=none",
+        "train.selection.margin=1",
+        "tracking=server",
+        f"tracking.uri=http://127.0.0.1:{_closed_port()}",
+        "tracking.max_retries=0",
+        "tracking.timeout_s=2",
+        "tracking.on_error=fail",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 4, proc.stderr[-2000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("TrackingError: ")
+    assert "127.0.0.1" in last
+    assert last.endswith(f"version 3 was stored in {copy}")
+    models = bundle.ModelStore(copy)
+    assert models.versions() == [1, 2, 3]
+    assert (models.champion, models.latest) == (1, 3)  # stored, not champion
+    assert bundle.read_manifest(models.path(3)).promotion["promote"] is False
+    assert (copy / "promotions.jsonl").read_text() == history
+    champion = bundle.read_manifest(models.path(1))
+
+    scored = score_cli(small_demo_dir, copy, tmp_path)
+    assert scored.returncode == 0, scored.stderr[-2000:]
+    exported = json.loads(next((tmp_path / "exports").glob("*/manifest.json")).read_text())
+    assert exported["model"]["version"] == champion.version
+    assert exported["model"]["sha256"] == champion.model.digest
+    assert exported["model"]["sha256"] != bundle.read_manifest(models.path(3)).model.digest
 
 
 def test_promote_lists_versions_and_changes_nothing(store: Path, tmp_path: Path) -> None:

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 import shutil
+import signal
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from churn import bundle, scoring
 from churn.errors import BundleError, ConfigError, DataError, DriftError
 from pipelines import score, train
 from tests.conftest import compose_config, run_pipeline
-from tests.pipelines.conftest import edit_manifest
+from tests.pipelines.conftest import edit_manifest, score_cli
 
 FAST_TRAIN = [
     "model.n_jobs=1",
@@ -191,6 +195,87 @@ def test_score_from_registry_matches_bundle(
     pd.testing.assert_frame_equal(
         pd.read_parquet(result.folder / "scores.parquet"),
         pd.read_parquet(scored.folder / "scores.parquet"),
+    )
+
+
+def _registered_artifacts(work: Path) -> list[Path]:
+    """The folders of the champion's registered model and of its run, in the local store."""
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{work}/mlflow.db"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    version = client.get_model_version_by_alias("churn", "champion")
+    logged = client.get_logged_model(version.source.removeprefix("models:/"))
+    run = client.get_run(version.run_id)
+    return [Path(logged.artifact_location), Path(run.info.artifact_uri)]
+
+
+def test_the_registered_model_holds_no_pickle(trained: Path) -> None:
+    model_dir, run_dir = _registered_artifacts(trained)
+    files = [p for folder in (model_dir, run_dir) for p in folder.rglob("*") if p.is_file()]
+    names = {p.name for p in files}
+    assert {"MLmodel", "booster.txt", "model.json", "manifest.json"} <= names  # not vacuous
+    assert [p for p in files if p.suffix in (".pkl", ".pickle", ".joblib", ".skops")] == []
+    # nor any file in pickle's binary form (protocol 2 and later begin with 0x80, protocol)
+    assert [p for p in files if p.read_bytes()[:2] in {bytes([0x80, n]) for n in range(2, 6)}] == []
+    flavor = yaml.safe_load((model_dir / "MLmodel").read_text())["flavors"]["python_function"]
+    assert flavor["loader_module"] == "mlflow.pyfunc.loaders.code_model"  # a model from code
+    assert "python_model" not in flavor  # no pickled PythonModel
+
+
+def test_score_from_registry_refuses_a_model_changed_after_registration(
+    small_demo_dir: Path, trained: Path, tmp_path: Path
+) -> None:
+    # every copy of the registered booster in the artifact store (the model's and its run's)
+    boosters = [p for d in _registered_artifacts(trained) for p in d.rglob("booster.txt")]
+    assert len(boosters) == 2
+    original = {path: path.read_bytes() for path in boosters}
+    try:
+        for path in boosters:
+            path.write_bytes(original[path].replace(b"\nTree=0\n", b"\nTree=0 \n", 1))
+        proc = score_cli(
+            small_demo_dir,
+            trained / "models" / "churn",
+            tmp_path,
+            "source=registry",
+            f"tracking.uri=sqlite:///{trained}/mlflow.db",
+        )
+    finally:
+        for path, content in original.items():
+            path.write_bytes(content)
+    assert proc.returncode == 5, proc.stderr[-2000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert re.fullmatch(
+        r"BundleError: bundle \S+: booster\.txt has sha256 .*refusing to load it", last
+    )
+    assert not (tmp_path / "exports").exists()
+
+
+def test_score_killed_mid_publish_keeps_the_previous_export_whole(
+    small_demo_dir: Path, trained: Path, tmp_path: Path
+) -> None:
+    store = trained / "models" / "churn"
+    first = score_cli(small_demo_dir, store, tmp_path, "as_of=2026-01-01")
+    assert first.returncode == 0, first.stderr[-2000:]
+    exports = tmp_path / "exports"
+    folder = exports / "2026-01-01"
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert {"scores.parquet", "at_risk.csv", "manifest.json"} <= set(before)
+
+    killed = score_cli(
+        small_demo_dir, store, tmp_path, "as_of=2026-01-01", env={"CHURN_FAULT": "filled"}
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # the old one, whole
+    assert [p.name for p in exports.glob(".2026-01-01.*.tmp")]  # killed mid-publish
+
+    again = score_cli(small_demo_dir, store, tmp_path, "as_of=2026-01-01")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert sorted(p.name for p in exports.iterdir()) == [".2026-01-01.lock", "2026-01-01"]
+    assert {p.name for p in folder.iterdir()} == set(before)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(folder / "scores.parquet"),
+        pd.read_parquet(io.BytesIO(before["scores.parquet"])),
     )
 
 

@@ -102,8 +102,12 @@ def test_train_run_writes_the_bundle(first: train.TrainResult, work: Path) -> No
         "bgnbd",
     }
     slices = manifest.evaluation["slices"]
-    assert {s["slice"] for s in slices} >= {"lifecycle_stage", "tenure", "value"}
+    assert {s["slice"] for s in slices} >= {"lifecycle_stage", "tenure", "value", "channel"}
     assert all(s["rows"] > 0 for s in slices)
+    # each test customer's main channel before the test cutoff (the demo's web, app, store)
+    channels = {s["segment"]: s["rows"] for s in slices if s["slice"] == "channel"}
+    assert set(channels) == {"web", "app", "store"}
+    assert sum(channels.values()) == sum(s["rows"] for s in slices if s["slice"] == "value")
     assert any("roc_auc" in s and "best_baseline_roc_auc" in s for s in slices)
     assert manifest.deployment["target"] == manifest.data_end
     assert manifest.metrics["test/roc_auc"] == pytest.approx(first.metrics["test/roc_auc"])

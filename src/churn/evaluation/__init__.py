@@ -32,7 +32,7 @@ from churn.evaluation.metrics import (
     is_better,
     lift_and_capture,
 )
-from churn.evaluation.slices import segments, slice_metrics
+from churn.evaluation.slices import main_channels, segments, slice_metrics, with_main_channel
 
 __all__ = [
     "DEFAULT_TOP_FRACTIONS",
@@ -45,6 +45,7 @@ __all__ = [
     "expected_calibration_error",
     "is_better",
     "lift_and_capture",
+    "main_channels",
     "plot_clv_check",
     "plot_cumulative_gain",
     "plot_feature_importance",
@@ -56,4 +57,5 @@ __all__ = [
     "save_figure",
     "segments",
     "slice_metrics",
+    "with_main_channel",
 ]

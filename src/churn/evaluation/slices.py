@@ -7,8 +7,10 @@ best baseline on each segment of the test rows:
 - ``lifecycle_stage``: new, established, lapsing (the feature of that name);
 - ``tenure``: days since the first purchase, in bands (under 90 days, 90-365, 1-2 years, more);
 - ``value``: the 365-day spend in thirds of the test rows (low, middle, high);
-- ``channel``: the customers' acquisition channel, when the table holds one (``channel`` or
-  ``acquisition_channel``).
+- ``channel``: the rows' ``channel`` (or ``acquisition_channel``) column. Training joins it with
+  :func:`with_main_channel`: each customer's main channel, the most frequent ``channel`` of
+  their transactions before the row's cutoff (point in time, like the features), when the
+  transactions have that column.
 
 A segment with fewer than ``min_rows`` rows, or with churners only (or none), has its rows and
 churn rate but no metrics: they would not mean anything.
@@ -21,6 +23,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
@@ -55,6 +58,64 @@ def segments(rows: pd.DataFrame) -> dict[str, pd.Series]:
             out["channel"] = rows[column].astype("string")
             break
     return out
+
+
+def main_channels(transactions: ir.Table, cutoff: pd.Timestamp) -> pd.DataFrame:
+    """Each customer's most frequent ``channel`` in the transactions before ``cutoff``.
+
+    Only rows strictly before the cutoff count, so the channel is known at the cutoff. Ties go
+    to the channel used most recently, then to the first name. Customers without a transaction
+    with a channel before the cutoff are left out.
+
+    Returns:
+        ``customer_id`` and ``channel``, one row per customer.
+
+    Raises:
+        ValueError: the transactions have no ``channel`` column.
+    """
+    if "channel" not in transactions.columns:
+        raise ValueError(
+            f"main_channels: expected a channel column in the transactions; got "
+            f"{list(transactions.columns)}"
+        )
+    before = transactions.filter(
+        (transactions.timestamp < pd.Timestamp(cutoff).to_pydatetime())
+        & transactions.channel.notnull()
+    )
+    counts = (
+        before.group_by(["customer_id", "channel"])
+        .aggregate(n=before.channel.count(), last=before.timestamp.max())
+        .to_pandas()
+    )
+    counts = counts.sort_values(
+        ["customer_id", "n", "last", "channel"], ascending=[True, False, False, True]
+    )
+    first = counts.drop_duplicates("customer_id")[["customer_id", "channel"]]
+    return first.astype({"customer_id": "string", "channel": "string"}).reset_index(drop=True)
+
+
+def with_main_channel(rows: pd.DataFrame, transactions: ir.Table) -> pd.DataFrame:
+    """``rows`` (``customer_id``, ``cutoff``, ...) with each customer's main channel at the row's
+    cutoff (:func:`main_channels`) as a ``channel`` column.
+
+    The rows come back unchanged when they already hold a channel column or the transactions
+    have none. A new frame; ``rows`` is not modified.
+    """
+    if any(column in rows for column in CHANNEL_COLUMNS) or ("channel" not in transactions.columns):
+        return rows
+    parts = []
+    for cutoff in pd.unique(rows["cutoff"]):
+        channels = main_channels(transactions, pd.Timestamp(cutoff))
+        parts.append(channels.assign(cutoff=cutoff))
+    if not parts:
+        return rows.assign(channel=pd.Series(pd.NA, index=rows.index, dtype="string"))
+    table = pd.concat(parts, ignore_index=True)
+    keys = rows[["customer_id", "cutoff"]].astype({"customer_id": "string"})
+    table = table.astype({"cutoff": keys["cutoff"].dtype})
+    joined = keys.merge(table, on=["customer_id", "cutoff"], how="left", validate="many_to_one")
+    return rows.assign(
+        channel=pd.Series(joined["channel"].to_numpy(), index=rows.index, dtype="string")
+    )
 
 
 def _metrics(y: np.ndarray, p: np.ndarray, n_bins: int) -> dict[str, float]:
