@@ -111,6 +111,8 @@ def metrics_by_split(
         for scorer in scorers:
             p = rows[scorer].to_numpy(dtype=float)
             known = np.isfinite(p)
+            if not known.any():  # a reference scored on the test rows only
+                continue
             if not known.all():
                 log.warning(
                     "%s/%s: %d rows without a score left out", split_name, scorer, (~known).sum()
