@@ -1,11 +1,9 @@
 """Train the churn model: ``python -m pipelines.train`` (docs/training.md).
 
-Builds the labelled table over every cutoff, evaluates the recipe on the latest labelled cutoff
-against the baselines (and, on demo data, the oracle), refits it up to the data end, stores the
-bundle as a new version in the model store ``model_dir`` (its champion when it passes the gate)
-and then logs one MLflow run and registers the model. The version is stored and promoted before
-tracking starts, so an unreachable tracking server loses nothing.
-"""
+Builds the labelled table, evaluates the recipe on the latest labelled cutoff against the
+baselines (and the demo's oracle), refits it up to the data end, stores it as a new version in
+``model_dir`` (champion when it passes the gate), then logs one MLflow run: tracking comes last,
+so an unreachable tracking server loses nothing."""
 
 from __future__ import annotations
 
@@ -106,7 +104,9 @@ def oracle_references(cfg: DictConfig, horizon_days: int) -> dict[str, training.
     """The demo generator's true probabilities, when the data is the generated demo world."""
     if not cfg.train.oracle or cfg.data.get("generate") is None:
         return {}
-    scorer = synthetic.oracle_scorer(cfg.data.generate.output_dir, horizon_days=horizon_days)
+    rows = whole_number("train.oracle_rows", cfg.train.oracle_rows, minimum=1)
+    folder, seed = cfg.data.generate.output_dir, int(cfg.seed)
+    scorer = synthetic.oracle_scorer(folder, horizon_days=horizon_days, max_rows=rows, seed=seed)
     return {} if scorer is None else {"oracle": scorer}
 
 

@@ -113,8 +113,8 @@ def metrics_by_split(
             known = np.isfinite(p)
             if not known.any():  # a reference scored on the test rows only
                 continue
-            if not known.all():
-                log.warning(
+            if not known.all():  # e.g. the oracle scored on a sample (train.oracle_rows)
+                log.info(
                     "%s/%s: %d rows without a score left out", split_name, scorer, (~known).sum()
                 )
             values = evaluation.classification_metrics(

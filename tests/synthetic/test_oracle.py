@@ -134,3 +134,20 @@ def test_oracle_no_purchase_stays_a_probability_for_rare_buyers() -> None:
     oracle = synthetic.oracle_no_purchase(demo.ground_truth, params, cutoff, horizon_days=horizon)
     assert oracle.between(0, 1).all()
     assert (oracle == 1).any()
+
+
+def test_oracle_scorer_max_rows_scores_a_seeded_sample(small_demo_dir: Path) -> None:
+    truth = pd.read_parquet(small_demo_dir / "ground_truth.parquet")
+    buyers = truth.loc[~truth["never_purchased"] & (truth["acquired_at"] < "2025-06-01")]
+    keys = pd.DataFrame(
+        {"customer_id": buyers["customer_id"].astype(str), "cutoff": pd.Timestamp("2025-06-01")}
+    ).reset_index(drop=True)
+    full = synthetic.oracle_scorer(small_demo_dir, horizon_days=90)
+    some = synthetic.oracle_scorer(small_demo_dir, horizon_days=90, max_rows=100, seed=3)
+    assert full is not None
+    assert some is not None
+    everyone, sampled = full(keys), some(keys)
+    picked = np.isfinite(sampled)
+    assert picked.sum() == 100
+    np.testing.assert_allclose(sampled[picked], everyone[picked])
+    np.testing.assert_array_equal(np.isfinite(some(keys)), picked)  # the same rows each time
