@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from churn.config import whole_number
 from churn.errors import ConfigError, DataError
 from churn.synthetic import renewal
 from churn.synthetic.world import _FADE_SPEED, WorldConfig
@@ -254,6 +255,9 @@ def oracle_scorer(
     (the phase since each customer's last purchase), so its cutoffs must lie before the data end.
     """
     from churn.synthetic.io import load_truth
+
+    if max_rows is not None:
+        max_rows = whole_number("train.oracle_rows", max_rows, minimum=1)
 
     if not (Path(folder) / "ground_truth.parquet").exists():
         log.warning("no ground truth in %s: the oracle is not reported", folder)
