@@ -39,7 +39,7 @@ from churn.save_rates import CampaignArms, pooled_save_rate
 from pipelines import outcomes, score, simulate_campaign
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from runs import REPO, run
+from runs import REPO, train_model
 
 CONF = REPO / "conf"
 
@@ -177,11 +177,9 @@ def main() -> None:
             done[record["seed"]] = record
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        model_dir = root / "models"
         train_data = root / "train-world"
         _world(1000, args.customers, train_data)
-        cmd = [sys.executable, "-m", "pipelines.train", f"data.generate.output_dir={train_data}"]
-        run([*cmd, f"model_dir={model_dir}", "tracking=none", f"hydra.run.dir={root}/t"], root)
+        model_dir = train_model(train_data, root)
         for seed in range(args.seeds):
             if seed in done:
                 continue

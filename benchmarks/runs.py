@@ -64,3 +64,15 @@ def world_data(world: str, seed: int, customers: int, root: Path) -> Path:
             cwd=REPO,
         )
     return data
+
+
+def train_model(data: Path, root: Path) -> Path:
+    """Train a model on the world in ``data`` (``tracking=none``); its model store under ``root``.
+
+    The campaign benchmarks plan every seed's campaigns with one model trained on a world of
+    its own, so no plan sees its own outcomes.
+    """
+    model_dir = root / "models"
+    cmd = [sys.executable, "-m", "pipelines.train", f"data.generate.output_dir={data}"]
+    run([*cmd, f"model_dir={model_dir}", "tracking=none", f"hydra.run.dir={root}/t"], root)
+    return model_dir

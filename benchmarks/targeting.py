@@ -50,7 +50,7 @@ from churn.uplift import UpliftStore
 from pipelines import outcomes, score, simulate_campaign, uplift
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from runs import REPO, run
+from runs import REPO, train_model
 
 CONF = REPO / "conf"
 FUTURE_DAYS = 360
@@ -293,11 +293,9 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        model_dir = root / "models"
         train_data = root / "train-world"
         _world(1000, args.customers, train_data)
-        cmd = [sys.executable, "-m", "pipelines.train", f"data.generate.output_dir={train_data}"]
-        run([*cmd, f"model_dir={model_dir}", "tracking=none", f"hydra.run.dir={root}/t"], root)
+        model_dir = train_model(train_data, root)
         for seed in args.seeds:
             record = one_seed(seed, args, model_dir, root / f"seed{seed}")
             results.append(record)
